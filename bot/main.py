@@ -1,0 +1,83 @@
+"""The `herstel` command: the bot with a token, the local playground without one."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import signal
+import sys
+from pathlib import Path
+
+from pydantic import SecretStr, ValidationError
+
+from bot import logs
+from bot.settings import Settings, describe
+from storage import secret
+
+ENV_FILE = Path(".env")
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="herstel", description=__doc__)
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=("run", "playground", "new-key"),
+        help="run: the bot on Telegram; playground: try it locally; new-key: print a fresh encryption key. "
+        "Without a command: run when TELEGRAM_BOT_TOKEN is set, else the playground.",
+    )
+    args = parser.parse_args(argv)
+    if args.command == "new-key":
+        print(secret.new_key())
+        return 0
+    try:
+        settings = Settings()
+    except ValidationError as error:
+        return _fail(describe(error))
+    logs.configure(settings.log_level, [settings.token, *settings.keys])
+    if args.command == "playground" or (args.command is None and not settings.token):
+        from bot.playground import run_playground
+
+        return asyncio.run(_until_signal(lambda stop: run_playground(_with_local_key(settings), stop)))
+    if not settings.token:
+        return _fail("Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env.")
+    if not settings.keys:
+        return _fail(
+            "Setting HERSTEL_ENCRYPTION_KEYS is missing: run `herstel new-key` and put the key in .env."
+        )
+    try:
+        secret.configure(settings.keys)
+    except ValueError as error:
+        return _fail(f"Setting HERSTEL_ENCRYPTION_KEYS is not valid: {error}.")
+    from bot.app import HerstelBot
+
+    return asyncio.run(_until_signal(lambda stop: HerstelBot(settings).run_until_stopped(stop)))
+
+
+def _with_local_key(settings: Settings) -> Settings:
+    """The playground makes its own encryption key in .env on first run, and says so."""
+    if settings.keys:
+        return settings
+    key = secret.new_key()
+    with ENV_FILE.open("a") as env:
+        env.write(f"\n# Made by `herstel playground`: encrypts stored texts. Keep it secret.\nHERSTEL_ENCRYPTION_KEYS={key}\n")
+    print(f"Created an encryption key in {ENV_FILE.resolve()}.")
+    return settings.model_copy(update={"encryption_keys": SecretStr(key)})
+
+
+async def _until_signal(run) -> int:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await run(stop)
+    return 0
+
+
+def _fail(line: str) -> int:
+    print(line, file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,327 @@
+"""The pure dialogue engine: `step(world, event, now) -> (world, effects)`.
+
+Total and deterministic: every event in every phase gets an answer, nothing here does I/O,
+and the same input always gives the same output. Randomness (new tokens) arrives in the
+event's nonce; time arrives as `now`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import datetime, timedelta
+
+from dialogues.model import (
+    Button,
+    Command,
+    Couple,
+    Edited,
+    Effect,
+    Event,
+    GroupChat,
+    Invite,
+    LeaveChat,
+    Person,
+    Phase,
+    Press,
+    Role,
+    Say,
+    Start,
+    Text,
+    Toast,
+    Unsupported,
+    World,
+)
+
+INVITE_LIFETIME = timedelta(hours=72)
+LANGUAGES = ("en", "nl")
+
+# Each question a button menu can ask, with the choices it offers, one button a row.
+QUESTIONS: dict[str, tuple[str, ...]] = {
+    "safety": ("unsafe", "safe"),
+    "rescreen": ("rescreen",),
+    "role": (Role.DAMAGED.value, Role.HURT.value),
+    "join": ("join", "decline"),
+    "leave": ("leave", "stay"),
+    "language": LANGUAGES,
+}
+
+Step = tuple[World, list[Effect]]
+
+
+def step(world: World, event: Event, now: datetime) -> Step:
+    if isinstance(event, GroupChat):
+        return world, [Say("self", "group.private_only"), LeaveChat()] if event.announce else [LeaveChat()]
+    me = world.me or Person(
+        user_id=event.sender.user_id,
+        first_name=event.sender.first_name,
+        language=event.sender.language,
+    )
+    world = replace(world, me=replace(me, first_name=event.sender.first_name))
+    match event:
+        case Start():
+            return _on_start(world, event, now)
+        case Press():
+            return _on_press(world, event, now)
+        case Command():
+            return _on_command(world, event, now)
+        case Text():
+            return _on_text(world, event, now)
+        case Edited():
+            return _on_edited(world, event)
+        case Unsupported():
+            return _on_unsupported(world)
+    raise AssertionError(f"unhandled event {type(event).__name__}")
+
+
+# Start and the way to a link ---------------------------------------------------------
+
+
+def _on_start(world: World, event: Start, now: datetime) -> Step:
+    me = world.me
+    payload = event.payload or None
+    match me.phase:
+        case Phase.NEW | Phase.SCREENING:
+            world = replace(world, me=replace(me, phase=Phase.SCREENING, invite_token=payload))
+            return _ask(world, "self", "safety", "welcome")
+        case Phase.NOT_SAFE:
+            return _ask(world, "self", "rescreen", "safety.still_not_safe")
+        case Phase.LINKED:
+            if payload:
+                return world, [Say("self", "link.already_linked", {"partner": world.partner.first_name})]
+            return world, [Say("self", "status.linked", {"partner": world.partner.first_name})]
+        case Phase.INVITING if not payload or payload == me.invite_token:
+            return world, [Say("self", "status.inviting", {"token": me.invite_token})]
+        case Phase.JOINING if not payload:
+            return _offer_join(world, now)
+    if payload:
+        return _open_link(world, payload, now)
+    return _ask(world, "self", "role", "role.choose")
+
+
+def _open_link(world: World, token: str, now: datetime) -> Step:
+    """Someone who passed the safety question opens a partner's link (loaded as world.invite)."""
+    me = world.me
+    refusal = _why_invite_unusable(world, now)
+    if refusal:
+        if me.phase is not Phase.INVITING:  # an inviter keeps their own link open
+            world = replace(world, me=replace(me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+        return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
+    world = replace(world, me=replace(me, phase=Phase.JOINING, invite_token=token))
+    return _offer_join(world, now)
+
+
+def _why_invite_unusable(world: World, now: datetime) -> str | None:
+    invite = world.invite
+    if invite is None:
+        return "link.unknown"
+    if invite.inviter_id == world.me.user_id:
+        return "link.own"
+    if invite.used_at is not None:
+        return "link.used"
+    inviter = world.partner
+    if inviter is None or inviter.phase is Phase.LINKED or inviter.invite_token != invite.token:
+        return "link.complete"
+    if now - invite.created_at > INVITE_LIFETIME:
+        return "link.expired"
+    return None
+
+
+def _inviter_name(world: World) -> str:
+    return world.partner.first_name if world.partner else ""
+
+
+def _offer_join(world: World, now: datetime) -> Step:
+    refusal = _why_invite_unusable(world, now)
+    if refusal:
+        world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+        return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
+    invite = world.invite
+    return _ask(
+        world,
+        "self",
+        "join",
+        "join.confirm",
+        {"partner": world.partner.first_name, "role": invite.inviter_role.other.value},
+    )
+
+
+# Button presses ----------------------------------------------------------------------
+
+
+def _on_press(world: World, event: Press, now: datetime) -> Step:
+    me = world.me
+    menu, _, choice = event.data.partition(":")
+    if menu != str(me.menu) or me.asking is None or choice not in QUESTIONS[me.asking]:
+        return world, [Toast("press.stale")]
+    question = me.asking
+    world = replace(world, me=replace(me, asking=None))
+    match question:
+        case "language":
+            return _set_language(world, choice, now)
+        case "safety":
+            return _answer_safety(world, choice, now)
+        case "rescreen":
+            world = replace(world, me=replace(world.me, phase=Phase.SCREENING))
+            return _ask(world, "self", "safety", "safety.question")
+        case "role":
+            return _make_invite(world, Role(choice), event.nonce, now)
+        case "join":
+            return _join(world, now, event.nonce) if choice == "join" else _decline_join(world)
+        case "leave":
+            return _leave(world, now) if choice == "leave" else (world, [Say("self", "leave.stayed")])
+    raise AssertionError(f"unhandled question {question}")
+
+
+def _answer_safety(world: World, choice: str, now: datetime) -> Step:
+    me = world.me
+    if choice == "unsafe":
+        world = replace(world, me=replace(me, phase=Phase.NOT_SAFE, invite_token=None))
+        return world, [Say("self", "safety.not_safe")]
+    if me.invite_token:
+        return _open_link(world, me.invite_token, now)
+    world = replace(world, me=replace(me, phase=Phase.CHOOSING_ROLE))
+    return _ask(world, "self", "role", "role.choose")
+
+
+def _make_invite(world: World, role: Role, nonce: str, now: datetime) -> Step:
+    invite = Invite(token=nonce, inviter_id=world.me.user_id, inviter_role=role, created_at=now)
+    me = replace(world.me, phase=Phase.INVITING, role=role, invite_token=invite.token)
+    return replace(world, me=me, invite=invite), [
+        Say("self", "invite.made", {"role": role.value}),
+        Say("self", "invite.forward", {"name": me.first_name, "token": invite.token}),
+    ]
+
+
+def _join(world: World, now: datetime, nonce: str) -> Step:
+    if world.me.phase is not Phase.JOINING:
+        return world, [Toast("press.stale")]
+    refusal = _why_invite_unusable(world, now)
+    if refusal:
+        world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+        return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
+    invite, inviter, me = world.invite, world.partner, world.me
+    couple = Couple(id=nonce, member_ids=(inviter.user_id, me.user_id), started_at=now)
+    linked = dict(phase=Phase.LINKED, couple_id=couple.id, invite_token=None)
+    world = World(
+        me=replace(me, role=invite.inviter_role.other, **linked),
+        partner=replace(inviter, **linked),
+        couple=couple,
+        invite=replace(invite, used_at=now),
+    )
+    return world, [
+        Say("self", "linked", {"partner": inviter.first_name}),
+        Say("partner", "linked", {"partner": me.first_name}),
+    ]
+
+
+def _decline_join(world: World) -> Step:
+    world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+    return world, [Say("self", "join.declined", {"partner": _inviter_name(world)})]
+
+
+def _leave(world: World, now: datetime) -> Step:
+    if world.me.phase is not Phase.LINKED:
+        return world, [Toast("press.stale")]
+    unlinked = dict(phase=Phase.CHOOSING_ROLE, role=None, couple_id=None, invite_token=None)
+    world = replace(
+        world,
+        me=replace(world.me, **unlinked),
+        partner=replace(world.partner, asking=None, **unlinked),
+        couple=replace(world.couple, ended_at=now),
+    )
+    return world, [
+        Say("self", "leave.done", {"partner": world.partner.first_name}),
+        Say("partner", "leave.partner_left", {"partner": world.me.first_name}),
+    ]
+
+
+def _set_language(world: World, language: str, now: datetime) -> Step:
+    world = replace(world, me=replace(world.me, language=language))
+    world, effects = _resume(world, now)
+    return world, [Say("self", "language.set"), *effects]
+
+
+# Commands ----------------------------------------------------------------------------
+
+
+def _on_command(world: World, event: Command, now: datetime) -> Step:
+    me = world.me
+    match event.name:
+        case "help":
+            return world, [Say("self", "help")]
+        case "language":
+            return _ask(world, "self", "language", "language.choose")
+        case "menu" if me.phase is Phase.LINKED:
+            return world, [Say("self", "menu", {"partner": world.partner.first_name})]
+        case "leave" if me.phase is Phase.LINKED:
+            return _ask(world, "self", "leave", "leave.confirm", {"partner": world.partner.first_name})
+        case "menu" | "leave":
+            world, effects = _resume(world, now)
+            return world, [Say("self", f"{event.name}.not_linked"), *effects]
+    world, effects = _resume(world, now)
+    return world, [Say("self", "command.unknown"), *effects]
+
+
+# Free text and everything else -------------------------------------------------------
+
+
+def _on_text(world: World, event: Text, now: datetime) -> Step:
+    me = world.me
+    if me.phase is Phase.LINKED:
+        return world, [Say("partner", "partner.says", {"partner": me.first_name, "text": event.text})]
+    if me.phase is Phase.NEW:
+        return world, [Say("self", "stranger")]
+    world, effects = _resume(world, now)
+    return world, [Say("self", "text.not_carried"), *effects]
+
+
+def _on_edited(world: World, event: Edited) -> Step:
+    me = world.me
+    if me.phase is Phase.LINKED:
+        partner = world.partner.first_name
+        return world, [
+            Say("partner", "partner.edited", {"partner": me.first_name, "text": event.text}),
+            Say("self", "edit.passed_on", {"partner": partner}),
+        ]
+    return world, [Say("self", "edit.not_passed_on")]
+
+
+def _on_unsupported(world: World) -> Step:
+    me = world.me
+    if me.phase is Phase.LINKED:
+        return world, [Say("self", "only_text.linked", {"partner": world.partner.first_name})]
+    return world, [Say("self", "only_text")]
+
+
+# Helpers -----------------------------------------------------------------------------
+
+
+def _resume(world: World, now: datetime) -> Step:
+    """Ask again what the current phase waits for, so nobody is left without a next step."""
+    me = world.me
+    match me.phase:
+        case Phase.NEW:
+            return world, [Say("self", "stranger")]
+        case Phase.SCREENING:
+            return _ask(world, "self", "safety", "safety.question")
+        case Phase.NOT_SAFE:
+            return _ask(world, "self", "rescreen", "safety.still_not_safe")
+        case Phase.CHOOSING_ROLE:
+            return _ask(world, "self", "role", "role.choose")
+        case Phase.INVITING:
+            return world, [Say("self", "status.inviting", {"token": me.invite_token})]
+        case Phase.JOINING:
+            return _offer_join(world, now)
+        case Phase.LINKED:
+            return world, [Say("self", "status.linked", {"partner": world.partner.first_name})]
+    raise AssertionError(f"unhandled phase {me.phase}")
+
+
+def _ask(world: World, to: str, question: str, key: str, vars: dict | None = None) -> Step:
+    """Send a message with a fresh button menu; only the newest menu's buttons count."""
+    slot = "me" if to == "self" else "partner"
+    person: Person = getattr(world, slot)
+    menu = person.menu + 1
+    buttons = tuple((Button(f"button.{choice}", f"{menu}:{choice}"),) for choice in QUESTIONS[question])
+    world = replace(world, **{slot: replace(person, menu=menu, asking=question)})
+    return world, [Say(to, key, vars or {}, buttons)]

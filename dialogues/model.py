@@ -1,0 +1,176 @@
+"""The dialogue engine's vocabulary: who is talking, what happened, what to say.
+
+Everything here is plain data. The Telegram layer turns updates into events and effects
+into API calls; storage turns rows into these records and back.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from enum import StrEnum
+from typing import Literal, Mapping
+
+
+class Role(StrEnum):
+    DAMAGED = "damaged"  # the partner who damaged the trust
+    HURT = "hurt"  # the partner whose trust was damaged
+
+    @property
+    def other(self) -> Role:
+        return Role.HURT if self is Role.DAMAGED else Role.DAMAGED
+
+
+class Phase(StrEnum):
+    NEW = "new"  # wrote to the bot, not greeted yet
+    SCREENING = "screening"  # asked the private safety question
+    NOT_SAFE = "not_safe"  # said there is violence or fear: help lines, no pairing
+    CHOOSING_ROLE = "choosing_role"
+    INVITING = "inviting"  # has an invite link out, waits for the partner
+    JOINING = "joining"  # opened a partner's link, confirms joining
+    LINKED = "linked"
+
+
+@dataclass(frozen=True)
+class Person:
+    user_id: int
+    first_name: str
+    language: str
+    phase: Phase = Phase.NEW
+    role: Role | None = None
+    couple_id: str | None = None
+    invite_token: str | None = None  # the invite this person made (inviting) or opened
+    menu: int = 0  # number of the newest button menu sent; older menus are stale
+    asking: str | None = None  # the question that menu asks
+
+
+@dataclass(frozen=True)
+class Invite:
+    token: str
+    inviter_id: int
+    inviter_role: Role
+    created_at: datetime
+    used_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Couple:
+    id: str
+    member_ids: tuple[int, int]
+    started_at: datetime
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class World:
+    """What one event may read and change.
+
+    `partner` is the other person this event concerns: the linked partner, or, for someone
+    who opened a link, the person who made it. It stays filled after a link ends, so the
+    engine can still tell them.
+    """
+
+    me: Person | None = None
+    partner: Person | None = None
+    couple: Couple | None = None
+    invite: Invite | None = None
+
+
+# Events ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Sender:
+    user_id: int
+    first_name: str
+    language: str  # "en" or "nl", already chosen from Telegram's language_code
+
+
+@dataclass(frozen=True)
+class Start:
+    sender: Sender
+    payload: str | None = None
+    nonce: str = ""  # fresh randomness from the shell, for new tokens and ids
+
+
+@dataclass(frozen=True)
+class Command:
+    sender: Sender
+    name: str
+    nonce: str = ""
+
+
+@dataclass(frozen=True)
+class Text:
+    sender: Sender
+    text: str
+    nonce: str = ""
+
+
+@dataclass(frozen=True)
+class Edited:
+    sender: Sender
+    text: str
+    nonce: str = ""
+
+
+@dataclass(frozen=True)
+class Press:
+    sender: Sender
+    data: str
+    nonce: str = ""
+
+
+@dataclass(frozen=True)
+class Unsupported:
+    """A sticker, voice note, photo, video, document, location, contact, …"""
+
+    sender: Sender
+    kind: str
+    nonce: str = ""
+
+
+@dataclass(frozen=True)
+class GroupChat:
+    """Anything from a group or channel: the bot only works in private chats."""
+
+    sender: Sender
+    nonce: str = ""
+    announce: bool = True  # say why before leaving; only when the bot was just added
+
+
+Event = Start | Command | Text | Edited | Press | Unsupported | GroupChat
+
+
+# Effects -----------------------------------------------------------------------------
+
+Recipient = Literal["self", "partner", "therapist"]
+
+
+@dataclass(frozen=True)
+class Button:
+    label: str  # template key of the label
+    data: str  # opaque callback data, at most 64 bytes
+
+
+@dataclass(frozen=True)
+class Say:
+    to: Recipient
+    key: str  # template key
+    vars: Mapping[str, object] = field(default_factory=dict)
+    buttons: tuple[tuple[Button, ...], ...] = ()
+
+
+@dataclass(frozen=True)
+class Toast:
+    """The short answer to a button press, shown at the top of the chat."""
+
+    key: str
+
+
+@dataclass(frozen=True)
+class LeaveChat:
+    """Leave the group or channel the event came from."""
+
+
+Effect = Say | Toast | LeaveChat

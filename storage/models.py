@@ -1,0 +1,87 @@
+"""The tables. Telegram ids need 64 bits; every text a person wrote is a SecretText."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import BigInteger, Column, DateTime, Index
+from sqlmodel import Field, SQLModel
+
+from storage.secret import SecretText
+
+
+def _when(nullable: bool = True) -> Column:
+    return Column(DateTime(timezone=True), nullable=nullable)
+
+
+class PersonRow(SQLModel, table=True):
+    __tablename__ = "people"
+
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    first_name: str
+    language: str = Field(max_length=8)
+    phase: str = Field(max_length=32)
+    role: str | None = Field(default=None, max_length=16)
+    couple_id: str | None = Field(default=None, max_length=64, index=True)
+    invite_token: str | None = Field(default=None, max_length=64)
+    menu: int = 0
+    asking: str | None = Field(default=None, max_length=32)
+    reachable: bool = True  # false after Telegram said the person blocked the bot
+    created_at: datetime = Field(sa_column=_when(nullable=False))
+
+
+class CoupleRow(SQLModel, table=True):
+    __tablename__ = "couples"
+
+    id: str = Field(primary_key=True, max_length=64)
+    member_a: int = Field(sa_column=Column(BigInteger, nullable=False))
+    member_b: int = Field(sa_column=Column(BigInteger, nullable=False))
+    started_at: datetime = Field(sa_column=_when(nullable=False))
+    ended_at: datetime | None = Field(default=None, sa_column=_when())
+
+
+class InviteRow(SQLModel, table=True):
+    __tablename__ = "invites"
+
+    token: str = Field(primary_key=True, max_length=64)
+    inviter_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    inviter_role: str = Field(max_length=16)
+    created_at: datetime = Field(sa_column=_when(nullable=False))
+    used_at: datetime | None = Field(default=None, sa_column=_when())
+
+
+class InboxRow(SQLModel, table=True):
+    """Every update from Telegram, stored before Telegram is told it arrived."""
+
+    __tablename__ = "inbox"
+    __table_args__ = (Index("ix_inbox_pending", "processed_at", "update_id"),)
+
+    update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
+    payload: str = Field(sa_column=Column(SecretText, nullable=False))  # the update as JSON
+    received_at: datetime = Field(sa_column=_when(nullable=False))
+    processed_at: datetime | None = Field(default=None, sa_column=_when())
+    attempts: int = 0
+
+
+class OutboxRow(SQLModel, table=True):
+    """One Bot API call to make, written in the same transaction as the state it follows from."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    method: str = Field(max_length=32)
+    payload: str = Field(sa_column=Column(SecretText, nullable=False))  # the call's parameters as JSON
+    created_at: datetime = Field(sa_column=_when(nullable=False))
+    sent_at: datetime | None = Field(default=None, sa_column=_when())  # also set when given up
+    failed: bool = False  # Telegram refused it for good (a 400); kept for the record
+
+
+class MetaRow(SQLModel, table=True):
+    """Small facts the bot keeps between runs, such as the getUpdates offset."""
+
+    __tablename__ = "meta"
+
+    key: str = Field(primary_key=True, max_length=64)
+    value: str

@@ -1,0 +1,228 @@
+"""Reading and writing what the bot keeps. Callers own the session and its transaction."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from datetime import datetime, timezone
+
+from sqlalchemy import Engine, and_, exists, func, not_, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlmodel import Session
+
+from dialogues.model import Couple, Invite, Person, Phase, Role, World
+from storage.models import CoupleRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow
+
+OFFSET_KEY = "polling_offset"
+
+
+def _utc(moment: datetime | None) -> datetime | None:
+    """SQLite hands back naive datetimes; everything stored is UTC."""
+    if moment is not None and moment.tzinfo is None:
+        return moment.replace(tzinfo=timezone.utc)
+    return moment
+
+
+# Intake ------------------------------------------------------------------------------
+
+
+def store_updates(engine: Engine, updates: list[dict], now: datetime) -> None:
+    """Store fetched updates and the next offset in one commit; an update seen twice is kept once."""
+    if not updates:
+        return
+    rows = [{"update_id": u["update_id"], "payload": json.dumps(u), "received_at": now, "attempts": 0} for u in updates]
+    offset = max(u["update_id"] for u in updates) + 1
+    with Session(engine) as session:
+        insert = _insert_ignoring_duplicates(engine, InboxRow)
+        session.execute(insert, rows)
+        _set_meta(session, OFFSET_KEY, str(max(offset, polling_offset(session) or 0)))
+        session.commit()
+
+
+def polling_offset(session: Session) -> int | None:
+    value = session.get(MetaRow, OFFSET_KEY)
+    return int(value.value) if value else None
+
+
+def _set_meta(session: Session, key: str, value: str) -> None:
+    row = session.get(MetaRow, key)
+    if row:
+        row.value = value
+    else:
+        session.add(MetaRow(key=key, value=value))
+
+
+def _insert_ignoring_duplicates(engine: Engine, model):
+    dialect = postgresql if engine.dialect.name == "postgresql" else sqlite
+    return dialect.insert(model).on_conflict_do_nothing()
+
+
+def pending_updates(session: Session, limit: int = 100) -> list[dict]:
+    """Stored updates not yet handled, oldest first."""
+    query = (
+        select(InboxRow.payload)
+        .where(InboxRow.processed_at.is_(None))
+        .order_by(InboxRow.update_id)
+        .limit(limit)
+    )
+    return [json.loads(payload) for payload in session.scalars(query)]
+
+
+def claim_update(session: Session, update_id: int) -> dict | None:
+    """Lock an unprocessed update for this transaction; None if done or taken by another process."""
+    query = (
+        select(InboxRow)
+        .where(InboxRow.update_id == update_id, InboxRow.processed_at.is_(None))
+        .with_for_update(skip_locked=True)
+    )
+    row = session.scalars(query).first()
+    return json.loads(row.payload) if row else None
+
+
+def mark_processed(session: Session, update_id: int, now: datetime) -> None:
+    session.execute(update(InboxRow).where(InboxRow.update_id == update_id).values(processed_at=now))
+
+
+def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int) -> int:
+    """Count a failed attempt; after too many the update is set aside (kept, not processed)."""
+    with Session(engine) as session:
+        row = session.get(InboxRow, update_id)
+        row.attempts += 1
+        if row.attempts >= give_up_after:
+            row.processed_at = now
+        session.commit()
+        return row.attempts
+
+
+# The world an event sees -------------------------------------------------------------
+
+
+def load_world(session: Session, user_id: int, opened_token: str | None) -> World:
+    """Everything one event may touch, locked for this transaction on PostgreSQL.
+
+    Locks go couple first, then people in id order, so two processes serving the two
+    partners of one couple wait for each other instead of deadlocking.
+    """
+    couple_id = session.scalar(select(PersonRow.couple_id).where(PersonRow.user_id == user_id))
+    couple_row = session.scalars(select(CoupleRow).where(CoupleRow.id == couple_id).with_for_update()).first() if couple_id else None
+    couple = _couple(couple_row) if couple_row else None
+    invite = None
+    if couple is None:
+        token = opened_token or session.scalar(select(PersonRow.invite_token).where(PersonRow.user_id == user_id))
+        invite_row = session.scalars(select(InviteRow).where(InviteRow.token == token).with_for_update()).first() if token else None
+        invite = _invite(invite_row) if invite_row else None
+    other = None
+    if couple:
+        other = couple.member_ids[1] if couple.member_ids[0] == user_id else couple.member_ids[0]
+    elif invite and invite.inviter_id != user_id:
+        other = invite.inviter_id
+    ids = sorted({user_id, other} - {None})
+    rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update())
+    people = {row.user_id: _person(row) for row in rows}
+    return World(me=people.get(user_id), partner=people.get(other), couple=couple, invite=invite)
+
+
+def save_world(session: Session, world: World, now: datetime) -> None:
+    for person in (world.me, world.partner):
+        if person:
+            _save_person(session, person, now)
+    if world.couple:
+        c = world.couple
+        session.merge(
+            CoupleRow(id=c.id, member_a=c.member_ids[0], member_b=c.member_ids[1], started_at=c.started_at, ended_at=c.ended_at)
+        )
+    if world.invite:
+        i = world.invite
+        session.merge(
+            InviteRow(token=i.token, inviter_id=i.inviter_id, inviter_role=i.inviter_role.value, created_at=i.created_at, used_at=i.used_at)
+        )
+
+
+def _person(row: PersonRow) -> Person:
+    return Person(
+        user_id=row.user_id,
+        first_name=row.first_name,
+        language=row.language,
+        phase=Phase(row.phase),
+        role=Role(row.role) if row.role else None,
+        couple_id=row.couple_id,
+        invite_token=row.invite_token,
+        menu=row.menu,
+        asking=row.asking,
+    )
+
+
+def _save_person(session: Session, p: Person, now: datetime) -> None:
+    row = session.get(PersonRow, p.user_id) or PersonRow(user_id=p.user_id, created_at=now)
+    row.first_name, row.language, row.phase = p.first_name, p.language, p.phase.value
+    row.role = p.role.value if p.role else None
+    row.couple_id, row.invite_token, row.menu, row.asking = p.couple_id, p.invite_token, p.menu, p.asking
+    session.add(row)
+
+
+def _couple(row: CoupleRow) -> Couple:
+    return Couple(id=row.id, member_ids=(row.member_a, row.member_b), started_at=_utc(row.started_at), ended_at=_utc(row.ended_at))
+
+
+def _invite(row: InviteRow) -> Invite:
+    return Invite(
+        token=row.token,
+        inviter_id=row.inviter_id,
+        inviter_role=Role(row.inviter_role),
+        created_at=_utc(row.created_at),
+        used_at=_utc(row.used_at),
+    )
+
+
+def set_reachable(session: Session, user_id: int, reachable: bool) -> None:
+    session.execute(update(PersonRow).where(PersonRow.user_id == user_id).values(reachable=reachable))
+
+
+# Outbox ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Call:
+    """One Bot API call waiting in the outbox."""
+
+    chat_id: int
+    method: str
+    params: dict
+
+
+@dataclass(frozen=True)
+class QueuedCall:
+    id: int
+    call: Call
+
+
+def queue(session: Session, calls: list[Call], now: datetime) -> None:
+    for call in calls:
+        session.add(OutboxRow(chat_id=call.chat_id, method=call.method, payload=json.dumps(call.params), created_at=now))
+
+
+def due_calls(session: Session, limit: int = 100) -> list[QueuedCall]:
+    """Unsent calls in the order they were made, skipping people who blocked the bot."""
+    blocked = exists().where(and_(PersonRow.user_id == OutboxRow.chat_id, not_(PersonRow.reachable)))
+    query = (
+        select(OutboxRow)
+        .where(OutboxRow.sent_at.is_(None), not_(blocked))
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    return [
+        QueuedCall(row.id, Call(row.chat_id, row.method, json.loads(row.payload)))
+        for row in session.scalars(query)
+    ]
+
+
+def mark_sent(session: Session, call_id: int, now: datetime, failed: bool = False) -> None:
+    session.execute(update(OutboxRow).where(OutboxRow.id == call_id).values(sent_at=now, failed=failed))
+
+
+def count_unsent(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))) or 0
+
+
+def person_exists(session: Session, user_id: int) -> bool:
+    return session.get(PersonRow, user_id) is not None

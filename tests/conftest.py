@@ -1,0 +1,115 @@
+"""Shared fixtures: a database on each backend, and a running Herstel against the emulator.
+
+PostgreSQL tests run when HERSTEL_TEST_POSTGRES_URL is set (CI sets it) and fail loudly
+when that database cannot be reached; each test gets a schema of its own.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass
+from datetime import datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from bot.app import HerstelBot
+from bot.settings import Settings
+from emulator import BotApiEmulator, Limits, Person
+from storage import secret
+
+POSTGRES_URL = os.environ.get("HERSTEL_TEST_POSTGRES_URL")
+TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken"
+BACKENDS = ["sqlite", "postgresql"]
+KEY = secret.new_key()
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _encryption_key():
+    secret.configure([KEY])
+
+
+@pytest.fixture(params=BACKENDS)
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'herstel.db'}"
+        return
+    if not POSTGRES_URL:
+        pytest.skip("PostgreSQL: set HERSTEL_TEST_POSTGRES_URL, e.g. postgresql://postgres@127.0.0.1:5432/test")
+    schema = "t_" + secrets.token_hex(6)
+    admin = create_engine(make_url(POSTGRES_URL).set(drivername="postgresql+psycopg"))
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    url = make_url(POSTGRES_URL).set(drivername="postgresql+psycopg")
+    yield url.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+class Clock:
+    """The bot's clock, moved by tests."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta) -> None:
+        self.now += timedelta(**delta)
+
+
+@dataclass
+class Herstel:
+    """A running Herstel, the emulator it talks to, and the people in the conversation."""
+
+    emulator: BotApiEmulator
+    bot: HerstelBot
+    clock: Clock
+    database_url: str
+
+    def person(self, first_name: str, language: str = "en") -> Person:
+        return self.emulator.person(first_name, language_code=language)
+
+    async def settle(self) -> None:
+        """Wait until the bot has handled everything sent so far and delivered its answers."""
+        await self.emulator.wait_until_confirmed()
+        await self.bot.settled()
+
+    async def restart(self) -> None:
+        """Stop this Application and start a new one on the same database."""
+        await self.bot.stop()
+        self.bot = start_bot(self.emulator, self.database_url, self.clock)
+        await self.bot.start()
+
+
+def settings_for(emulator: BotApiEmulator, database_url: str, **extra) -> Settings:
+    return Settings(
+        _env_file=None,
+        telegram_bot_token=TOKEN,
+        bot_api_url=emulator.url,
+        database_url=database_url,
+        encryption_keys=KEY,
+        **extra,
+    )
+
+
+def start_bot(emulator: BotApiEmulator, database_url: str, clock: Clock) -> HerstelBot:
+    return HerstelBot(settings_for(emulator, database_url), clock=clock)
+
+
+@pytest.fixture
+async def herstel(database_url):
+    emulator = BotApiEmulator(token=TOKEN, bot_username="HerstelTestBot", limits=Limits(chat_burst=40))
+    await emulator.start()
+    clock = Clock()
+    scene = Herstel(emulator, start_bot(emulator, database_url, clock), clock, database_url)
+    await scene.bot.start()
+    try:
+        yield scene
+    finally:
+        await scene.bot.stop()
+        await emulator.stop()
