@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import traceback
+import warnings
 from datetime import datetime, timezone
 from typing import Callable
 
@@ -18,6 +19,7 @@ from telegram import BotCommand, Update
 from telegram.error import TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from dialogues.texts import LANGUAGES, Texts
 from storage import repo, secret
@@ -28,6 +30,9 @@ from bot.courier import Courier
 from bot.settings import Settings
 
 log = logging.getLogger(__name__)
+# The outbox stores generic calls (method and parameters), and the intake needs raw update
+# dicts to store, so both use Bot.do_api_request on purpose.
+warnings.filterwarnings("ignore", r"Please use 'Bot\.\w+' instead of", PTBUserWarning)
 COMMANDS = ("start", "menu", "language", "help", "leave")
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
 

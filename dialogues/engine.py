@@ -89,7 +89,7 @@ def _on_start(world: World, event: Start, now: datetime) -> Step:
             if payload:
                 return world, [Say("self", "link.already_linked", {"partner": world.partner.first_name})]
             return world, [Say("self", "status.linked", {"partner": world.partner.first_name})]
-        case Phase.INVITING if not payload or payload == me.invite_token:
+        case Phase.INVITING if not payload:
             return world, [Say("self", "status.inviting", {"token": me.invite_token})]
         case Phase.JOINING if not payload:
             return _offer_join(world, now)

@@ -91,6 +91,10 @@ class _Inbox:
         self._taken = 0
 
     @property
+    def chat_id(self) -> int:
+        return self.chat.id
+
+    @property
     def last(self) -> Received:
         return self.inbox[-1]
 
@@ -260,10 +264,9 @@ class Person(_Inbox):
         return await self._press(self, label)
 
     async def press_data(self, message_id: int, data: str) -> dict:
-        """A callback_query with arbitrary data on any message in this chat (stale or forged data)."""
-        msg = self._emu._message(self.chat.id, message_id)
-        if msg is None:
-            raise LookupError(f"no message {message_id} in {self.name}'s chat")
+        """A callback_query with arbitrary data on any message id (stale or forged data). A message
+        that does not exist in this chat is sent as Telegram's InaccessibleMessage (date 0)."""
+        msg = self._emu._message(self.chat.id, message_id) or telegram.InaccessibleMessage(self.chat, message_id)
         self.started = True
         return self._emu._callback(self.user, msg, data).to_dict()
 

@@ -102,6 +102,8 @@ class BotApiEmulator:
         self.token = token
         self.privacy_mode = privacy_mode
         self.bot_user = telegram.User(int(token.split(":")[0]), bot_first_name, True, username=bot_username)
+        self._global_bucket: _Bucket | None = None
+        self._chat_buckets: dict[int, _Bucket] = {}
         self.limits = limits or Limits()
         self.url = self.base_url = ""
         # what tests inspect
@@ -124,11 +126,19 @@ class BotApiEmulator:
         self._files: dict[str, tuple[bytes | None, str | None, str]] = {}  # file_id -> data, name, unique id
         self._callbacks: dict[str, bool] = {}  # callback query id -> answered
         self._serial = itertools.count(1)
-        self._global_bucket: _Bucket | None = None
-        self._chat_buckets: dict[int, _Bucket] = {}
         self._runner: web.AppRunner | None = None
         self._methods = {name[5:].lower(): (name[5:], getattr(self, name)) for name in dir(self)
                          if name.startswith("_api_")}
+
+    @property
+    def limits(self) -> Limits:
+        return self._limits
+
+    @limits.setter
+    def limits(self, limits: Limits) -> None:
+        self._limits = limits  # new limits start with full buckets
+        self._global_bucket = None
+        self._chat_buckets.clear()
 
     # ---- lifecycle -------------------------------------------------------------------------
 
@@ -228,7 +238,7 @@ class BotApiEmulator:
         self._files[file_id] = (data, filename, unique_id)
         return file_id, unique_id
 
-    def _callback(self, user: telegram.User, msg: telegram.Message, data: str) -> telegram.CallbackQuery:
+    def _callback(self, user: telegram.User, msg: telegram.MaybeInaccessibleMessage, data: str) -> telegram.CallbackQuery:
         query_id = str(next(self._serial) * 1_000_003 + 4_000_000_000_000)
         self._callbacks[query_id] = False
         query = telegram.CallbackQuery(query_id, user, str(-msg.chat.id * 7 - self.bot_user.id), message=msg, data=data)
@@ -355,6 +365,8 @@ class BotApiEmulator:
         else:
             text, html = raw, None
             entities = _json(p, "entities" if key == "text" else "caption_entities") or []
+            if not isinstance(entities, list) or not all(isinstance(e, dict) for e in entities):
+                raise _bad("can't parse entities JSON object")
         text, entities = strip_text(text, entities)
         return text, entities, html
 

@@ -1,11 +1,12 @@
 """The Bot API emulator, driven over HTTP by a real python-telegram-bot `Bot`.
 
-PTB strips "Bad Request: " and capitalises the description, hence the (?i) in the matches.
+PTB strips "Bad Request: " and capitalises the description (rest lower case), hence (?i) in matches.
 """
 
 import asyncio
 from datetime import timedelta
 
+import aiohttp
 import pytest
 from telegram import Bot, InlineKeyboardButton, InlineKeyboardMarkup, InputFile
 from telegram.error import BadRequest, Conflict, EndPointNotFound, Forbidden, InvalidToken, RetryAfter
@@ -35,11 +36,12 @@ def keyboard(*labels: str) -> InlineKeyboardMarkup:
     return InlineKeyboardMarkup([[InlineKeyboardButton(label, callback_data=label.lower()) for label in labels]])
 
 
-async def started(emu, name="Anna"):
+async def started(emu, bot, name="Anna"):
     """A person who has written to the bot, with their update already confirmed."""
     person = emu.person(name, language_code="nl")
     await person.send("/start")
-    emu._updates.clear()
+    updates = await bot.get_updates()
+    await bot.get_updates(offset=updates[-1].update_id + 1)
     return person
 
 
@@ -51,9 +53,20 @@ async def test_get_me_describes_the_bot(bot):
 
 async def test_wrong_token_and_unknown_method(emu, bot):
     with pytest.raises(InvalidToken):
-        await Bot("123456:WRONG", base_url=emu.base_url).get_me()
+        async with Bot("123456:WRONG", base_url=emu.base_url):  # initialize() calls getMe
+            pass
     with pytest.raises(EndPointNotFound):
         await bot.do_api_request("noSuchMethod")
+
+
+async def test_raw_http_json_and_get_with_telegram_error_shape(emu):
+    async with aiohttp.ClientSession() as http:
+        async with http.get(f"{emu.base_url}{TOKEN}/getMe") as response:
+            assert (await response.json())["result"]["username"] == "HerstelTestBot"
+        async with http.post(f"{emu.base_url}{TOKEN}/sendMessage", json={"chat_id": 1, "text": "hi"}) as response:
+            assert response.status == 400
+            error = {"ok": False, "error_code": 400, "description": "Bad Request: chat not found"}
+            assert await response.json() == error
 
 
 # ---- getUpdates ------------------------------------------------------------------------------
@@ -119,7 +132,7 @@ async def test_bot_cannot_write_first(emu, bot):
 
 
 async def test_blocking_forbids_messages_and_tells_the_bot(emu, bot):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     anna.block()
     with pytest.raises(Forbidden, match="(?i)bot was blocked by the user"):
         await bot.send_message(anna.id, "hi")
@@ -134,7 +147,7 @@ async def test_blocking_forbids_messages_and_tells_the_bot(emu, bot):
 # ---- sendMessage: content --------------------------------------------------------------------
 
 async def test_text_length_is_counted_in_utf16_units(emu, bot):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     await bot.send_message(anna.id, "x" * 4096)
     with pytest.raises(BadRequest, match="(?i)message is too long"):
         await bot.send_message(anna.id, "x" * 4097)
@@ -144,7 +157,7 @@ async def test_text_length_is_counted_in_utf16_units(emu, bot):
 
 
 async def test_valid_html_becomes_text_and_entities(emu, bot):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     message = await bot.send_message(anna.id, "<b>x</b> &lt; &amp; &#39;", parse_mode="HTML")
     assert message.text == "x < & '"
     assert [(e.type, e.offset, e.length) for e in message.entities] == [("bold", 0, 1)]
@@ -153,31 +166,31 @@ async def test_valid_html_becomes_text_and_entities(emu, bot):
 
 @pytest.mark.parametrize("html", ["<foo>hi</foo>", "fish & chips", "a&nbsp;b", "<b>never closed"])
 async def test_invalid_html_is_rejected(emu, bot, html):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     with pytest.raises(BadRequest, match="(?i)can't parse entities"):
         await bot.send_message(anna.id, html, parse_mode="HTML")
     assert anna.inbox == []
 
 
 async def test_empty_text_after_parsing_is_rejected(emu, bot):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     with pytest.raises(BadRequest, match="(?i)message text is empty"):
         await bot.send_message(anna.id, "<b>  </b>", parse_mode="HTML")
 
 
 async def test_callback_data_is_limited_to_64_bytes(emu, bot):
-    anna = await started(emu)
-    ok = "é" * 32  # 64 bytes in UTF-8
-    await bot.send_message(anna.id, "pick", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("A", callback_data=ok)]]))
-    too_long = InlineKeyboardMarkup([[InlineKeyboardButton("B", callback_data=ok + "x")]])
-    with pytest.raises(BadRequest, match="BUTTON_DATA_INVALID"):
+    anna = await started(emu, bot)
+    fits = "é" * 32  # 64 bytes in UTF-8
+    await bot.send_message(anna.id, "pick", reply_markup=InlineKeyboardMarkup([[InlineKeyboardButton("A", fits)]]))
+    too_long = InlineKeyboardMarkup([[InlineKeyboardButton("B", callback_data=fits + "x")]])
+    with pytest.raises(BadRequest, match="(?i)BUTTON_DATA_INVALID"):
         await bot.send_message(anna.id, "pick", reply_markup=too_long)
 
 
 async def test_a_chat_over_its_burst_gets_429(emu, bot, monkeypatch):
     monkeypatch.setenv("PTB_TIMEDELTA", "true")  # RetryAfter.retry_after as a timedelta, no warning
     emu.limits = Limits(chat_burst=3, chat_per_second=0.5)
-    anna, ben = await started(emu, "Anna"), await started(emu, "Ben")
+    anna, ben = await started(emu, bot, "Anna"), await started(emu, bot, "Ben")
     for i in range(3):
         await bot.send_message(anna.id, f"burst {i}")
     with pytest.raises(RetryAfter) as error:
@@ -190,7 +203,7 @@ async def test_a_chat_over_its_burst_gets_429(emu, bot, monkeypatch):
 # ---- the person API ------------------------------------------------------------------------
 
 async def test_press_sends_a_callback_query_for_the_button(emu, bot):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     await bot.send_message(anna.id, "Ready?", reply_markup=keyboard("Yes", "No"))
     assert anna.last.button_texts == ["Yes", "No"]
     await anna.press("Yes")
@@ -205,10 +218,18 @@ async def test_press_sends_a_callback_query_for_the_button(emu, bot):
 
 
 async def test_press_on_a_missing_button_lists_the_visible_ones(emu, bot):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     await bot.send_message(anna.id, "Ready?", reply_markup=keyboard("Yes", "No"))
     with pytest.raises(LookupError, match=r"\[Yes\] \[No\]"):
         await anna.press("Maybe")
+
+
+async def test_press_data_forges_a_callback_even_on_a_missing_message(emu, bot):
+    mallory = emu.person("Mallory")
+    await mallory.press_data(1, "9999:leave")
+    (update,) = await bot.get_updates()
+    assert update.callback_query.data == "9999:leave"
+    assert not update.callback_query.message.is_accessible  # Telegram's InaccessibleMessage
 
 
 async def test_answer_callback_query_with_an_unknown_id(bot):
@@ -243,7 +264,7 @@ async def test_person_edits_their_message(emu, bot):
 # ---- edits, files, chats -------------------------------------------------------------------
 
 async def test_bot_edits_replace_the_received_message(emu, bot):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     message = await bot.send_message(anna.id, "Ready?", reply_markup=keyboard("Yes"))
     await bot.edit_message_text("Done", chat_id=anna.id, message_id=message.message_id)
     assert (anna.texts(), anna.last.buttons) == (["Done"], ())  # no reply_markup drops the keyboard
@@ -256,7 +277,7 @@ async def test_bot_edits_replace_the_received_message(emu, bot):
 
 
 async def test_send_document_keeps_the_upload(emu, bot):
-    anna = await started(emu)
+    anna = await started(emu, bot)
     await bot.send_document(anna.id, InputFile(b"report", filename="r.txt"), caption="<i>yours</i>", parse_mode="HTML")
     assert (anna.last.document, anna.last.filename, anna.last.caption) == (b"report", "r.txt", "yours")
     with pytest.raises(BadRequest, match="(?i)caption is too long"):
@@ -292,7 +313,7 @@ async def test_my_commands_per_language(emu, bot):
     assert emu.commands == {"nl": [("start", "Begin"), ("help", "Hulp")]}
     assert [c.command for c in await bot.get_my_commands(language_code="nl")] == ["start", "help"]
     assert await bot.get_my_commands() == ()
-    with pytest.raises(BadRequest, match="BOT_COMMAND_INVALID"):
+    with pytest.raises(BadRequest, match="(?i)BOT_COMMAND_INVALID"):
         await bot.set_my_commands([("Start", "Begin")])
     with pytest.raises(BadRequest, match="(?i)description is empty"):
         await bot.set_my_commands([("start", "")])
