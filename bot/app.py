@@ -33,7 +33,7 @@ log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
 # dicts to store, so both use Bot.do_api_request on purpose.
 warnings.filterwarnings("ignore", r"Please use 'Bot\.\w+' instead of", PTBUserWarning)
-COMMANDS = ("start", "menu", "language", "help", "leave")
+COMMANDS = ("start", "menu", "pause", "language", "help", "leave")
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
 
 

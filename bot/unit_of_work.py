@@ -10,7 +10,7 @@ from sqlmodel import Session
 from telegram import Update
 
 from dialogues.engine import step
-from dialogues.model import Start
+from dialogues.model import Record, Start
 from dialogues.texts import Texts
 from storage import repo
 
@@ -32,6 +32,8 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
             world = repo.load_world(session, event.sender.user_id, opened)
             world, effects = step(world, event, now)
             repo.save_world(session, world, now)
+            for entry in (e for e in effects if isinstance(e, Record)):
+                repo.record(session, world.couple.id, entry, now)
             if update.effective_chat.type == "private":
                 repo.set_reachable(session, event.sender.user_id, True)  # writing again unblocks delivery
             query_id = update.callback_query.id if update.callback_query else None

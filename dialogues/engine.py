@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
+from dialogues import programme
 from dialogues.model import (
     Button,
     Command,
@@ -43,6 +44,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "join": ("join", "decline"),
     "leave": ("leave", "stay"),
     "language": LANGUAGES,
+    **programme.CHOICES,
 }
 
 Step = tuple[World, list[Effect]]
@@ -169,7 +171,9 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
             return _join(world, now, event.nonce) if choice == "join" else _decline_join(world)
         case "leave":
             return _leave(world, now) if choice == "leave" else (world, [Say("self", "leave.stayed")])
-    raise AssertionError(f"unhandled question {question}")
+    if world.me.phase is Phase.LINKED:
+        return programme.on_press(world, question, choice, now)
+    return world, [Toast("press.stale")]
 
 
 def _answer_safety(world: World, choice: str, now: datetime) -> Step:
@@ -252,10 +256,12 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
         case "language":
             return _ask(world, "self", "language", "language.choose")
         case "menu" if me.phase is Phase.LINKED:
-            return world, [Say("self", "menu", {"partner": world.partner.first_name})]
+            return programme.menu(world, now)
+        case "pause" if me.phase is Phase.LINKED:
+            return programme.pause(world)
         case "leave" if me.phase is Phase.LINKED:
             return _ask(world, "self", "leave", "leave.confirm", {"partner": world.partner.first_name})
-        case "menu" | "leave":
+        case "menu" | "leave" | "pause":
             world, effects = _resume(world, now)
             return world, [Say("self", f"{event.name}.not_linked"), *effects]
     world, effects = _resume(world, now)
@@ -268,7 +274,7 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
 def _on_text(world: World, event: Text, now: datetime) -> Step:
     me = world.me
     if me.phase is Phase.LINKED:
-        return world, [Say("partner", "partner.says", {"partner": me.first_name, "text": event.text})]
+        return programme.on_text(world, event.text, now)
     if me.phase is Phase.NEW:
         return world, [Say("self", "stranger")]
     world, effects = _resume(world, now)
@@ -277,6 +283,8 @@ def _on_text(world: World, event: Text, now: datetime) -> Step:
 
 def _on_edited(world: World, event: Edited) -> Step:
     me = world.me
+    if me.phase is Phase.LINKED and world.couple.run:
+        return programme.on_edit(world, event.text)
     if me.phase is Phase.LINKED:
         partner = world.partner.first_name
         return world, [

@@ -7,7 +7,7 @@ into API calls; storage turns rows into these records and back.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from enum import StrEnum
 from typing import Literal, Mapping
 
@@ -42,6 +42,7 @@ class Person:
     invite_token: str | None = None  # the invite this person made (inviting) or opened
     menu: int = 0  # number of the newest button menu sent; older menus are stale
     asking: str | None = None  # the question that menu asks
+    time_zone: str = "Europe/Amsterdam"
 
 
 @dataclass(frozen=True)
@@ -54,11 +55,58 @@ class Invite:
 
 
 @dataclass(frozen=True)
+class Held:
+    """A text written out of turn: kept, and delivered when its writer's turn comes."""
+
+    author_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Entry:
+    author_id: int
+    text: str
+
+
+@dataclass(frozen=True)
+class Run:
+    """One exercise in progress: where it stands and what it holds."""
+
+    name: str
+    step: str
+    starter_id: int
+    round: int = 1
+    text: str | None = None  # what this step is about: a draft, a mirror, an open question
+    answers: tuple[Entry, ...] = ()  # private answers, shown when both have answered
+    choices: tuple[Entry, ...] = ()  # each partner's pick of a proposal
+    paused: bool = False
+
+
+@dataclass(frozen=True)
+class Promise:
+    """"I need until tomorrow": the question comes back to the one who asked for time."""
+
+    question: str
+    due: datetime
+
+
+@dataclass(frozen=True)
 class Couple:
     id: str
     member_ids: tuple[int, int]
     started_at: datetime
     ended_at: datetime | None = None
+    run: Run | None = None
+    held: tuple[Held, ...] = ()
+    done: tuple[str, ...] = ()  # finished exercises, in order
+    heavy_on: date | None = None  # the evening (local date) a heavy exercise last started
+    questions_per_day: int = 3
+    asked_on: date | None = None
+    asked_today: int = 0
+    saved_questions: tuple[str, ...] = ()  # asked beyond the day's limit: asked first next time
+    promises: tuple[Promise, ...] = ()
+    trust_follow_up: datetime | None = None  # when to ask how giving trust went
+    plan: str | None = None  # the activity they agreed on
 
 
 @dataclass(frozen=True)
@@ -173,4 +221,13 @@ class LeaveChat:
     """Leave the group or channel the event came from."""
 
 
-Effect = Say | Toast | LeaveChat
+@dataclass(frozen=True)
+class Record:
+    """Keep what someone wrote in the couple's journal (encrypted at rest)."""
+
+    author_id: int
+    text: str
+    exercise: str | None = None
+
+
+Effect = Say | Toast | LeaveChat | Record

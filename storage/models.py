@@ -26,6 +26,7 @@ class PersonRow(SQLModel, table=True):
     invite_token: str | None = Field(default=None, max_length=64)
     menu: int = 0
     asking: str | None = Field(default=None, max_length=32)
+    time_zone: str = Field(default="Europe/Amsterdam", max_length=64)
     reachable: bool = True  # false after Telegram said the person blocked the bot
     created_at: datetime = Field(sa_column=_when(nullable=False))
 
@@ -38,6 +39,21 @@ class CoupleRow(SQLModel, table=True):
     member_b: int = Field(sa_column=Column(BigInteger, nullable=False))
     started_at: datetime = Field(sa_column=_when(nullable=False))
     ended_at: datetime | None = Field(default=None, sa_column=_when())
+    # The programme's state (exercise in progress, held texts, questions): JSON, encrypted.
+    state: str = Field(sa_column=Column(SecretText, nullable=False))
+
+
+class EntryRow(SQLModel, table=True):
+    """The couple's journal: every text a partner wrote to the other, in order."""
+
+    __tablename__ = "entries"
+
+    id: int | None = Field(default=None, primary_key=True)
+    couple_id: str = Field(max_length=64, index=True)
+    author_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
+    exercise: str | None = Field(default=None, max_length=32)
+    text: str = Field(sa_column=Column(SecretText, nullable=False))
+    created_at: datetime = Field(sa_column=_when(nullable=False))
 
 
 class InviteRow(SQLModel, table=True):

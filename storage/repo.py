@@ -10,8 +10,9 @@ from sqlalchemy import Engine, and_, exists, func, not_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dialogues.model import Couple, Invite, Person, Phase, Role, World
-from storage.models import CoupleRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow
+from dialogues.model import Couple, Invite, Person, Phase, Record, Role, World
+from storage import codec
+from storage.models import CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow
 
 OFFSET_KEY = "polling_offset"
 
@@ -129,7 +130,14 @@ def save_world(session: Session, world: World, now: datetime) -> None:
     if world.couple:
         c = world.couple
         session.merge(
-            CoupleRow(id=c.id, member_a=c.member_ids[0], member_b=c.member_ids[1], started_at=c.started_at, ended_at=c.ended_at)
+            CoupleRow(
+                id=c.id,
+                member_a=c.member_ids[0],
+                member_b=c.member_ids[1],
+                started_at=c.started_at,
+                ended_at=c.ended_at,
+                state=codec.dumps(c),
+            )
         )
     if world.invite:
         i = world.invite
@@ -149,6 +157,7 @@ def _person(row: PersonRow) -> Person:
         invite_token=row.invite_token,
         menu=row.menu,
         asking=row.asking,
+        time_zone=row.time_zone,
     )
 
 
@@ -157,11 +166,16 @@ def _save_person(session: Session, p: Person, now: datetime) -> None:
     row.first_name, row.language, row.phase = p.first_name, p.language, p.phase.value
     row.role = p.role.value if p.role else None
     row.couple_id, row.invite_token, row.menu, row.asking = p.couple_id, p.invite_token, p.menu, p.asking
+    row.time_zone = p.time_zone
     session.add(row)
 
 
+def record(session: Session, couple_id: str, entry: Record, now: datetime) -> None:
+    session.add(EntryRow(couple_id=couple_id, author_id=entry.author_id, exercise=entry.exercise, text=entry.text, created_at=now))
+
+
 def _couple(row: CoupleRow) -> Couple:
-    return Couple(id=row.id, member_ids=(row.member_a, row.member_b), started_at=_utc(row.started_at), ended_at=_utc(row.ended_at))
+    return codec.loads(Couple, row.state)
 
 
 def _invite(row: InviteRow) -> Invite:

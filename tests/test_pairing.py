@@ -117,13 +117,18 @@ async def test_language_switches_at_any_time(herstel):
 
 
 async def test_the_command_menu_is_set_in_both_languages(herstel):
-    assert [c for c, _ in herstel.emulator.commands[""]] == ["start", "menu", "language", "help", "leave"]
+    assert [c for c, _ in herstel.emulator.commands[""]] == ["start", "menu", "pause", "language", "help", "leave"]
     assert dict(herstel.emulator.commands["nl"])["help"] == "Hulp en hulplijnen"
 
 
-async def test_menu_for_a_linked_couple_says_what_comes_next(herstel):
+async def test_menu_offers_each_partner_the_exercises_of_their_role(herstel):
     anna, ben = herstel.person("Anna"), herstel.person("Ben")
-    await pair(herstel, anna, ben, WORDS["en"])
+    await pair(herstel, anna, ben, WORDS["en"])  # Anna damaged the trust, Ben's trust was damaged
     await anna.send("/menu")
+    await ben.send("/menu")
     await herstel.settle()
-    assert "exercises" in anna.last.text
+    assert "Next in the programme: Room for grief and anger. Ben begins that one." in anna.last.text
+    assert "Naming what happened" in anna.last.button_texts
+    assert "Room for grief and anger" not in anna.last.button_texts
+    assert "Room for grief and anger" in ben.last.button_texts
+    assert "Naming what happened" not in ben.last.button_texts

@@ -1,0 +1,217 @@
+"""The browser playground: the whole bot tried by clicking, as two partners and a therapist.
+
+The page is driven with Playwright and Debian's Chromium (no browser download). Without Chromium
+these tests skip, except in CI, where they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import re
+import shutil
+import signal
+import sys
+from pathlib import Path
+
+import aiohttp
+import pytest
+from aiohttp.test_utils import make_mocked_request
+
+from bot.playground import Playground
+from bot.settings import Settings
+from emulator.web import loopback_only
+from tests.conftest import KEY
+
+try:
+    from playwright.async_api import Page, async_playwright, expect
+except ImportError:  # pragma: no cover - the test extra installs it
+    async_playwright = None
+
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _chromium() -> str:
+    path = shutil.which("chromium") or ("/usr/bin/chromium" if os.path.exists("/usr/bin/chromium") else None)
+    missing = None
+    if async_playwright is None:
+        missing = "Playwright is not installed: pip install -e '.[test]'"
+    elif path is None:
+        missing = "Chromium is not installed: apt-get install chromium (never `playwright install`)"
+    if missing and os.environ.get("CI"):
+        pytest.fail(missing)
+    if missing:
+        pytest.skip(missing)
+    return path
+
+
+@pytest.fixture
+async def playground(tmp_path):
+    settings = Settings(_env_file=None, encryption_keys=KEY, playground_port=0)
+    scene = Playground(settings, folder=tmp_path)
+    await scene.start()
+    try:
+        yield scene
+    finally:
+        await scene.stop()
+
+
+@pytest.fixture
+async def page(playground):
+    executable = _chromium()
+    expect.set_options(timeout=10_000)
+    async with async_playwright() as playwright:
+        browser = await playwright.chromium.launch(executable_path=executable, headless=True, args=CHROMIUM_ARGS)
+        try:
+            context = await browser.new_context(viewport={"width": 1280, "height": 800})
+            page = await context.new_page()
+            await page.goto(playground.url)
+            yield page
+        finally:
+            await browser.close()
+
+
+def pane(page: Page, key: str):
+    return page.locator(f'section.pane[data-person="{key}"]')
+
+
+async def pair_by_clicking(page: Page, words: dict) -> None:
+    anna, ben = pane(page, "a"), pane(page, "b")
+    await anna.get_by_role("textbox").fill("/start")
+    await anna.get_by_role("textbox").press("Enter")
+    await expect(anna.locator(".messages")).to_contain_text(words["safety"])
+    await anna.get_by_role("button", name=words["no"], exact=True).click()
+    await anna.get_by_role("button", name=words["damaged"]).click()
+
+    await anna.get_by_role("link", name=re.compile(r"^https:\/\/t\.me\/\w+\?start=")).last.click()
+    await anna.get_by_role("button", name="Open as Ben").click()
+    await expect(ben.locator(".messages")).to_contain_text(words["safety"])
+    await ben.get_by_role("button", name=words["no"], exact=True).click()
+    await ben.get_by_role("button", name=words["join"]).click()
+
+    await expect(ben.locator(".messages")).to_contain_text(f"{words['linked']} Anna")
+    await expect(anna.locator(".messages")).to_contain_text(f"{words['linked']} Ben")
+
+
+ENGLISH = {"safety": "Is there violence between you", "no": "No", "damaged": "I damaged the trust",
+           "join": "Join", "linked": "You are now linked with"}
+DUTCH = {"safety": "Is er geweld tussen jullie", "no": "Nee", "damaged": "Ik heb het vertrouwen beschadigd",
+         "join": "Meedoen", "linked": "Je bent nu gekoppeld aan"}
+
+
+async def test_partners_pair_and_write_to_each_other_by_clicking(page, tmp_path):
+    await pair_by_clicking(page, ENGLISH)
+
+    anna, ben = pane(page, "a"), pane(page, "b")
+    written = "I am sorry. <b>Not bold</b> <img src=x onerror=alert(1)>"
+    await anna.get_by_role("textbox").fill(written)
+    await anna.get_by_role("button", name="Send", exact=True).click()
+    await expect(anna.locator(".bubble.me").last).to_have_text(written)
+    await expect(ben.locator(".bubble.bot").last).to_contain_text(written)  # shown as text, never as markup
+    await expect(ben.locator(".bubble.bot").last.locator("blockquote")).to_have_text(written)
+    assert await page.locator(".messages img").count() == 0
+
+    screenshot = tmp_path / "playground.png"
+    await page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.read_bytes().startswith(b"\x89PNG\r\n\x1a\n") and screenshot.stat().st_size > 10_000
+
+
+async def test_the_command_menu_stickers_and_photos(page):
+    tess = pane(page, "t")
+    await tess.get_by_role("button", name="Commands").click()
+    await tess.get_by_role("menuitem", name=re.compile(r"^\/help")).click()
+    await expect(tess.locator(".bubble.me")).to_have_text("/help")
+    await expect(tess.locator(".bubble.bot b").first).to_have_text("Herstel")  # Telegram HTML, formatted
+
+    await tess.get_by_role("button", name="Send a sticker").click()
+    await expect(tess.locator(".bubble.me.kind-sticker")).to_have_count(1)
+    await tess.get_by_role("button", name="Send a photo").click()
+    await expect(tess.locator(".bubble.me.kind-photo")).to_have_count(1)
+    await expect(tess.locator(".row.bot")).to_have_count(3)  # the bot answers each
+
+
+async def test_clock_controls_move_the_bots_time(page, playground):
+    shown = page.locator("#sim-time")
+    await expect(shown).not_to_have_text("…")
+    before = float(await shown.get_attribute("data-epoch"))
+
+    await page.get_by_role("button", name="+1 hour").click()
+    await expect(page.locator("#sim-ahead")).to_contain_text("1 h ahead")
+    after = float(await shown.get_attribute("data-epoch"))
+    assert 3600 <= after - before < 3600 + 30
+
+    await page.get_by_role("button", name="To tomorrow 20:00").click()
+    await expect(shown).to_contain_text("20:00")
+    assert playground.clock().astimezone(playground.clock.zone).strftime("%H:%M") == "20:00"
+
+
+async def test_reset_starts_over_and_partners_pair_in_dutch(page, playground):
+    await pane(page, "a").get_by_role("textbox").fill("/start")
+    await pane(page, "a").get_by_role("textbox").press("Enter")
+    await expect(pane(page, "a").locator(".row.bot")).to_have_count(1)
+    first_database = playground.database_path
+
+    await page.get_by_role("button", name="Reset").click()
+    await page.get_by_role("button", name="Start over").click()
+    await expect(pane(page, "a").locator(".row")).to_have_count(0)
+    assert playground.database_path != first_database and not first_database.exists()
+
+    for key in ("a", "b"):
+        await pane(page, key).get_by_role("button", name="NL").click()
+        await expect(pane(page, key).get_by_role("button", name="NL")).to_have_attribute("aria-pressed", "true")
+    await pair_by_clicking(page, DUTCH)
+
+
+async def test_the_api_answers_only_its_own_page(playground):
+    async with aiohttp.ClientSession() as client:
+        async with client.get(f"{playground.url}api/state") as answer:
+            assert answer.status == 200
+        async with client.get(f"{playground.url}api/state", headers={"Host": "evil.example"}) as answer:
+            assert answer.status == 403  # DNS rebinding
+        send = {"person": "a", "text": "hi"}
+        async with client.post(f"{playground.url}api/send", json=send, headers={"Origin": "http://evil.example"}) as answer:
+            assert answer.status == 403  # another web page in the same browser
+        async with client.post(f"{playground.url}api/send", data="person=a&text=hi",
+                               headers={"Content-Type": "application/x-www-form-urlencoded"}) as answer:
+            assert answer.status == 415  # a plain form post from elsewhere
+    assert playground.seats[0].person.inbox == [] and not playground.emulator._messages_in(playground.seats[0].person.id)
+
+    class Transport:
+        def get_extra_info(self, name, default=None):
+            return {"peername": ("192.168.1.20", 50000), "sockname": ("127.0.0.1", 8765)}.get(name, default)
+
+    request = make_mocked_request("GET", "/api/state", headers={"Host": "127.0.0.1:8765"}, transport=Transport())
+    with pytest.raises(aiohttp.web.HTTPForbidden):
+        await loopback_only(request, lambda r: None)
+
+
+async def test_herstel_without_a_token_opens_the_playground_and_stops_on_sigterm(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN" and not k.startswith("HERSTEL_")}
+    env.update(HERSTEL_PLAYGROUND_PORT="0", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "bot.main", cwd=tmp_path, env=env,
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )
+    try:
+        address = await asyncio.wait_for(_address_line(process.stdout), timeout=15)
+        async with aiohttp.ClientSession() as client, client.get(address) as answer:
+            assert answer.status == 200
+            assert "Herstel playground" in await answer.text()
+        process.send_signal(signal.SIGTERM)
+        await asyncio.wait_for(process.wait(), timeout=10)
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    stderr = (await process.stderr.read()).decode(errors="replace")
+    assert process.returncode == 0, stderr
+    assert "HERSTEL_ENCRYPTION_KEYS=" in (tmp_path / ".env").read_text()
+
+
+async def _address_line(stdout: asyncio.StreamReader) -> str:
+    while line := (await stdout.readline()).decode():
+        if m := re.fullmatch(r"Herstel playground: (http://127\.0\.0\.1:\d+/)\n", line):
+            return m.group(1)
+    raise AssertionError("herstel ended without printing the playground address")

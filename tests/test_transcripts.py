@@ -1,0 +1,156 @@
+"""Golden transcripts: each exercise, in Dutch and in English, as the two partners live it.
+
+The transcripts in tests/transcripts/ are read and reviewed as conversations. A change in
+wording or flow shows up here as a diff; after reviewing it, write the new transcripts with
+HERSTEL_WRITE_TRANSCRIPTS=1 python -m pytest tests/test_transcripts.py
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.stage import Stage
+
+GOLDEN = Path(__file__).parent / "transcripts"
+
+
+def room(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "room")
+    s.write("Anna", say("I found the messages on your phone.", "Ik vond de berichten op je telefoon."))
+    s.write("Ben", say("Can I explain?", "Mag ik het uitleggen?"))  # out of turn: kept
+    s.write("Anna", say("I feel stupid and furious.", "Ik voel me dom en woedend."))
+    s.press("Anna", "said")
+    s.write("Ben", say("What I hear you saying is that you are angry.", "Wat ik je hoor zeggen is dat je boos bent."))
+    s.press("Anna", "not_quite")
+    s.write("Anna", say("Not only angry. Humiliated.", "Niet alleen boos. Vernederd."))
+    s.press("Anna", "said")
+    s.write("Ben", say("You feel angry, and humiliated that you found out like that.", "Je bent boos, en je voelt je vernederd omdat je het zo ontdekte."))
+    s.press("Anna", "yes")
+
+
+def naming(s: Stage, say) -> None:
+    s.command("Ben", "menu")
+    s.press("Ben", "naming")
+    s.write("Ben", say("I lied to you, but I was lonely.", "Ik heb tegen je gelogen, maar ik was eenzaam."))
+    s.press("Ben", "rewrite")
+    s.write("Ben", say("I had an affair for six months and lied to you about it. It was my choice.", "Ik had een half jaar een verhouding en loog daarover tegen je. Het was mijn keuze."))
+    s.press("Ben", "send")
+    s.press("Anna", "read")
+
+
+def impact(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "impact")
+    s.write("Anna", say("I can't sleep. I check your phone.", "Ik slaap niet. Ik controleer je telefoon."))
+    s.press("Anna", "said")
+    s.write("Ben", say("What I hear you saying is that you can't rest anymore.", "Wat ik je hoor zeggen is dat je geen rust meer hebt."))
+    s.press("Anna", "yes")
+    s.write("Ben", say("I feel ashamed when I see what I did to you.", "Ik schaam me als ik zie wat ik je heb aangedaan."))
+    s.press("Ben", "said")
+    s.write("Anna", say("What I hear you saying is that you are ashamed.", "Wat ik je hoor zeggen is dat je je schaamt."))
+    s.press("Ben", "yes")
+
+
+def three_rounds(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "impact")
+    for attempt in range(3):
+        s.write("Anna", say(f"It hurt. ({attempt + 1})", f"Het deed pijn. ({attempt + 1})"))
+        s.press("Anna", "said")
+        s.write("Ben", say("You are fine now?", "Het gaat nu wel weer?"))
+        s.press("Anna", "not_quite")
+    s.press("Anna", "pause")
+
+
+def questions(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "limit")
+    s.press("Anna", "2")
+    s.command("Anna", "menu")
+    s.press("Anna", "questions")
+    s.write("Anna", say("Did you love her?", "Hield je van haar?"))
+    s.write("Ben", say("No. I loved the attention.", "Nee. Ik hield van de aandacht."))
+    s.write("Anna", say("Where did you meet?", "Waar zagen jullie elkaar?"))
+    s.press("Ben", "later")
+    s.write("Anna", say("Was it in our home?", "Was het in ons huis?"))
+    s.press("Anna", "enough")
+    s.later(days=1)
+    s.command("Anna", "menu")
+    s.press("Anna", "questions")
+    s.write("Ben", say("At a hotel near my work.", "In een hotel bij mijn werk."))
+    s.write("Ben", say("No. Never in our home.", "Nee. Nooit in ons huis."))
+    s.press("Anna", "enough")
+
+
+def safety(s: Stage, say) -> None:
+    s.command("Ben", "menu")
+    s.press("Ben", "safety")
+    s.write("Ben", say("At lunch, when I saw your favourite cake.", "Bij de lunch, toen ik jouw lievelingstaart zag."))
+    s.write("Anna", say("When the kids laughed at dinner.", "Toen de kinderen lachten bij het eten."))
+    s.write("Ben", say("I am scared you will leave.", "Ik ben bang dat je weggaat."))
+    s.press("Ben", "said")
+    s.write("Anna", say("What I hear you saying is that you are scared of losing me.", "Wat ik je hoor zeggen is dat je bang bent mij kwijt te raken."))
+    s.press("Ben", "yes")
+
+
+def trust(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "trust")
+    s.write("Anna", say("I will not check your phone this week.", "Ik kijk deze week niet in je telefoon."))
+    s.write("Ben", say("I will tell you where I am, without you asking.", "Ik vertel je waar ik ben, zonder dat je het hoeft te vragen."))
+
+
+def reconnection(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "appreciation")
+    s.write("Anna", say("You made me tea without asking.", "Je zette thee voor me zonder dat ik het vroeg."))
+    s.write("Ben", say("You laughed at my joke.", "Je lachte om mijn grap."))
+    s.command("Ben", "menu")
+    s.press("Ben", "plan")
+    s.write("Ben", say("A walk on the beach on Sunday.", "Zondag een strandwandeling."))
+    s.write("Anna", say("Cooking together on Friday.", "Vrijdag samen koken."))
+    s.press("Anna", "first")
+    s.press("Ben", "second")
+    s.press("Anna", "second")
+    s.press("Ben", "second")
+    s.command("Anna", "menu")
+    s.press("Anna", "look_back")
+
+
+def pause_and_pacing(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "room")
+    s.press("Ben", "pause")
+    s.write("Anna", say("Are you still there?", "Ben je er nog?"))
+    s.command("Anna", "menu")
+    s.press("Anna", "resume")
+    s.press("Anna", "said")
+    s.write("Ben", say("What I hear is that you wonder if I am still here.", "Wat ik je hoor zeggen is dat je je afvraagt of ik er nog ben."))
+    s.press("Anna", "yes")
+    s.command("Anna", "menu")
+    s.press("Anna", "impact")
+    s.later(days=1)
+    s.command("Anna", "menu")
+    s.press("Anna", "impact")
+    s.command("Ben", "pause")
+    s.command("Ben", "menu")
+    s.press("Ben", "stop")
+
+
+SCENARIOS = {f.__name__: f for f in (room, naming, impact, three_rounds, questions, safety, trust, reconnection, pause_and_pacing)}
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+@pytest.mark.parametrize("name", SCENARIOS)
+def test_transcript(name, language):
+    stage = Stage.linked(language)
+    SCENARIOS[name](stage, lambda en, nl: en if language == "en" else nl)
+    golden = GOLDEN / f"{name}.{language}.txt"
+    if os.environ.get("HERSTEL_WRITE_TRANSCRIPTS"):
+        golden.parent.mkdir(exist_ok=True)
+        golden.write_text(stage.transcript())
+    assert stage.transcript() == golden.read_text()
