@@ -1,8 +1,10 @@
 """The running bot: a python-telegram-bot Application without its own Updater.
 
-Three loops share one event loop: the intake stores updates, the worker turns each stored
-update into one unit of work through the Application's handler, and the courier delivers
-the outbox after each commit.
+Three loops share one event loop: the intake stores updates (polling, or the webhook server
+when HERSTEL_WEBHOOK_URL is set), the worker turns each stored update into one unit of work
+through the Application's handler, and the courier delivers the outbox after each commit.
+None of them stops for Telegram or database trouble: they wait, log the kind of error (never
+its text), and go on. `stop()` is graceful: see there.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ import warnings
 from datetime import datetime, timezone
 from typing import Callable
 
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
+from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
 from sqlmodel import Session
 from telegram import BotCommand, Update
-from telegram.error import TelegramError
+from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
@@ -26,14 +30,15 @@ from storage import repo, secret
 from storage.db import make_engine, migrate
 
 from bot import intake, unit_of_work
-from bot.courier import Courier
+from bot.courier import Backoff, Courier, Pace
 from bot.settings import Settings
+from bot.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
 # dicts to store, so both use Bot.do_api_request on purpose.
 warnings.filterwarnings("ignore", r"Please use 'Bot\.\w+' instead of", PTBUserWarning)
-COMMANDS = ("start", "menu", "pause", "language", "help", "leave")
+COMMANDS = ("start", "menu", "pause", "language", "help", "export", "delete", "leave")
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
 
 
@@ -42,9 +47,10 @@ def utc_now() -> datetime:
 
 
 class HerstelBot:
-    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now) -> None:
+    def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now, pace: Pace | None = None) -> None:
         self.settings = settings
         self.clock = clock
+        self.pace = pace or Pace(per_second=settings.send_rate)
         secret.configure(settings.keys)
         self.engine = make_engine(settings.database_url)
         self.application = (
@@ -59,27 +65,59 @@ class HerstelBot:
         self.application.add_handler(TypeHandler(Update, self._handle))
         self.application.add_error_handler(self._on_error)
         self.texts: Texts | None = None
-        self.courier = Courier(self.application.bot, self.engine, clock)
+        self.courier = Courier(self.application.bot, self.engine, clock, self.pace, on_blocked=self._unreachable)
+        self.webhook: WebhookServer | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
         self._tasks: list[asyncio.Task] = []
+        self._stopping = False
+        self._database_down = False
+        self._handled = False  # whether the last update given to the Application was handled here
+        self._backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
 
     async def start(self) -> None:
         migrate(self.engine)
-        await self.application.initialize()
+        await self._until_telegram_answers("getMe", self.application.initialize)
         self.texts = Texts(bot_username=self.application.bot.username)
         await self._set_commands()
         await self.application.start()
-        self._tasks = [
-            asyncio.create_task(intake.poll(self.application.bot, self.engine, self.clock, self._stored), name="intake"),
+        bot = self.application.bot
+        if self.settings.webhook_url:
+            # Listen first, then tell Telegram where: its first delivery finds us ready.
+            s = self.settings
+            self.webhook = WebhookServer(self.engine, self.clock, s.webhook_secret_token, s.webhook_path, self._stored)
+            await self.webhook.start(s.webhook_listen, s.webhook_port)
+            await self._until_telegram_answers("setWebhook", lambda: bot.do_api_request(
+                "setWebhook", api_kwargs={"url": s.webhook_url, "secret_token": s.webhook_secret_token}))
+            self._tasks = []
+        else:
+            await self._until_telegram_answers("deleteWebhook", lambda: bot.do_api_request("deleteWebhook"))
+            backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
+            self._tasks = [asyncio.create_task(intake.poll(bot, self.engine, self.clock, self._stored, backoff), name="intake")]
+        self._tasks += [
             asyncio.create_task(self._work(), name="worker"),
+            asyncio.create_task(self.courier.run(), name="courier"),
         ]
-        log.info("Herstel is running as @%s", self.application.bot.username)
+        log.info("Herstel is running as @%s (%s)", bot.username, "webhook" if self.webhook else "polling")
 
-    async def stop(self) -> None:
-        for task in self._tasks:
-            task.cancel()
+    async def stop(self, grace: float = 10.0) -> None:
+        """Stop taking updates in, finish the update and the call in hand, confirm what is stored, exit."""
+        self._stopping = True
+        intake_task = next((t for t in self._tasks if t.get_name() == "intake"), None)
+        if intake_task:
+            intake_task.cancel()  # safe at any point: nothing is confirmed before it is stored
+        if self.webhook:
+            await self.webhook.stop()  # a request in hand is still stored and answered
+        self.courier.stop_soon()
+        self._wake.set()
+        working = [t for t in self._tasks if t is not intake_task]
+        if working:
+            _, late = await asyncio.wait(working, timeout=grace)
+            for task in late:
+                task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
+        if self._tasks and not self.webhook and self.application.running:
+            await intake.confirm(self.application.bot, self.engine)
         self._tasks = []
         if self.application.running:
             await self.application.stop()
@@ -100,31 +138,97 @@ class HerstelBot:
 
     async def settled(self, timeout: float = 10.0) -> None:
         """Wait until every stored update is handled and every deliverable message delivered."""
-        await asyncio.wait_for(self._idle.wait(), timeout)
+
+        async def both_idle() -> None:
+            while not (self._idle.is_set() and self.courier.idle.is_set()):
+                await self._idle.wait()
+                await self.courier.idle.wait()
+
+        await asyncio.wait_for(both_idle(), timeout)
 
     def _stored(self) -> None:
         self._idle.clear()
         self._wake.set()
 
     async def _work(self) -> None:
-        while True:
+        while not self._stopping:
             self._wake.clear()
-            with Session(self.engine) as session:
-                pending = repo.pending_updates(session)
-            for data in pending:
-                await self.application.process_update(Update.de_json(data, self.application.bot))
-                await self.courier.deliver_due()
-            await self.courier.deliver_due()
-            if not pending:
-                self._idle.set()
+            try:
+                pending, handled = await self._work_once()
+            except SQLAlchemyError as exc:
+                self._database_down = True
+                pending = handled = 0
+                log.warning("the database cannot be reached (%s)", type(exc).__name__)
+            if self._database_down:
+                self._database_down = False
+                delay = self._backoff.next()
+                log.warning("the database is unavailable: stored updates wait; trying again in %.1f s", delay)
+                await asyncio.sleep(delay)
+                continue
+            self._backoff.reset()
+            if pending and not handled:
+                await asyncio.sleep(0.05)  # all in another process's hands: look again shortly
+            elif not pending and not self._stopping:
+                if not self._wake.is_set():
+                    self._idle.set()
                 try:
                     await asyncio.wait_for(self._wake.wait(), timeout=1.0)
                 except TimeoutError:
                     pass
 
+    async def _work_once(self) -> tuple[int, int]:
+        """Handle the stored updates, oldest first; returns how many were pending and handled here.
+
+        Another process may be handling one of them (its row is locked): then this one leaves that
+        person's later updates alone too, so one person's updates are handled in order.
+        """
+        with Session(self.engine) as session:
+            pending = repo.pending_updates(session)
+        busy: set[int] = set()
+        handled = 0
+        for data in pending:
+            if self._stopping or self._database_down:
+                break
+            update = Update.de_json(data, self.application.bot)
+            who = update.effective_user.id if update.effective_user else None
+            if who in busy:
+                continue
+            self._handled = False
+            await self.application.process_update(update)
+            if self._handled:
+                handled += 1
+            elif who is not None:
+                busy.add(who)
+            self.courier.wake()
+        return len(pending), handled
+
+    async def _unreachable(self, user_id: int) -> None:
+        """The courier got a 403 for a person: an Unreachable event, in its own unit of work."""
+        if unit_of_work.unreachable(self.engine, user_id, self.clock(), self.texts):
+            self.courier.wake()
+
+    async def _until_telegram_answers(self, what: str, call) -> None:
+        """Start-up calls wait out 429s, 5xx and network trouble like every other call."""
+        backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
+        while True:
+            try:
+                await call()
+                return
+            except InvalidToken:
+                raise
+            except TelegramError as exc:
+                delay = backoff.next()
+                log.warning("%s failed at start (%s); retrying in %.1f s", what, type(exc).__name__, delay)
+                await asyncio.sleep(delay)
+
     async def _handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
-            unit_of_work.process(self.engine, update, self.clock(), self.texts, self.settings.default_language)
+            self._handled = unit_of_work.process(self.engine, update, self.clock(), self.texts, self.settings.default_language)
+        except (OperationalError, DatabaseInterfaceError):
+            # The database, not the update: it stays stored and is tried again; no attempt is counted.
+            self._database_down = True
+            self._handled = True
+            raise
         except Exception:
             attempts = repo.record_failure(self.engine, update.update_id, self.clock(), GIVE_UP_AFTER)
             log.error("update %s failed (attempt %d of %d)", update.update_id, attempts, GIVE_UP_AFTER)

@@ -10,13 +10,17 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dialogues import programme
+from dialogues import crisis, programme
+from dialogues.helplines import COUNTRIES, country_or_default
 from dialogues.model import (
     Button,
     Command,
     Couple,
     Edited,
     Effect,
+    Erase,
+    Export,
+    Held,
     Event,
     GroupChat,
     Invite,
@@ -24,21 +28,27 @@ from dialogues.model import (
     Person,
     Phase,
     Press,
+    Record,
     Role,
     Say,
     Start,
     Text,
     Toast,
+    Unreachable,
     Unsupported,
     World,
 )
 
 INVITE_LIFETIME = timedelta(hours=72)
+SCREEN_QUESTIONS = 4  # violence, fear, forced sex, threats and control: each partner alone
 LANGUAGES = ("en", "nl")
 
 # Each question a button menu can ask, with the choices it offers, one button a row.
 QUESTIONS: dict[str, tuple[str, ...]] = {
-    "safety": ("unsafe", "safe"),
+    "country": tuple(f"in_{country}" for country in COUNTRIES),
+    "screen": ("unsafe", "safe"),
+    "crisis": ("send_anyway", "keep_it"),
+    "delete": ("erase", "keep_data"),
     "rescreen": ("rescreen",),
     "role": (Role.DAMAGED.value, Role.HURT.value),
     "join": ("join", "decline"),
@@ -53,6 +63,8 @@ Step = tuple[World, list[Effect]]
 def step(world: World, event: Event, now: datetime) -> Step:
     if isinstance(event, GroupChat):
         return world, [Say("self", "group.private_only"), LeaveChat()] if event.announce else [LeaveChat()]
+    if isinstance(event, Unreachable):
+        return _on_unreachable(world)
     me = world.me or Person(
         user_id=event.sender.user_id,
         first_name=event.sender.first_name,
@@ -83,10 +95,10 @@ def _on_start(world: World, event: Start, now: datetime) -> Step:
     payload = event.payload or None
     match me.phase:
         case Phase.NEW | Phase.SCREENING:
-            world = replace(world, me=replace(me, phase=Phase.SCREENING, invite_token=payload))
-            return _ask(world, "self", "safety", "welcome")
+            world = replace(world, me=replace(me, phase=Phase.SCREENING, invite_token=payload, screened=0))
+            return _ask(world, "self", "country", "welcome")
         case Phase.NOT_SAFE:
-            return _ask(world, "self", "rescreen", "safety.still_not_safe")
+            return _ask(world, "self", "rescreen", "safety.still_not_safe", _help(me))
         case Phase.LINKED:
             if payload:
                 return world, [Say("self", "link.already_linked", {"partner": world.partner.first_name})]
@@ -160,11 +172,17 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
     match question:
         case "language":
             return _set_language(world, choice, now)
-        case "safety":
-            return _answer_safety(world, choice, now)
+        case "country":
+            return _set_country(world, choice.removeprefix("in_"), now)
+        case "screen":
+            return _answer_screen(world, choice, now)
         case "rescreen":
-            world = replace(world, me=replace(world.me, phase=Phase.SCREENING))
-            return _ask(world, "self", "safety", "safety.question")
+            world = replace(world, me=replace(world.me, phase=Phase.SCREENING, screened=0))
+            return _resume(world, now)
+        case "crisis":
+            return _decide_unsent(world, choice, now)
+        case "delete":
+            return _erase(world, now) if choice == "erase" else (world, [Say("self", "delete.kept")])
         case "role":
             return _make_invite(world, Role(choice), event.nonce, now)
         case "join":
@@ -176,15 +194,33 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
     return world, [Toast("press.stale")]
 
 
-def _answer_safety(world: World, choice: str, now: datetime) -> Step:
+def _set_country(world: World, country: str, now: datetime) -> Step:
+    world = replace(world, me=replace(world.me, country=country))
+    if world.me.phase is Phase.SCREENING:
+        return _resume(world, now)
+    return world, [Say("self", "country.set", _help(world.me))]
+
+
+def _answer_screen(world: World, choice: str, now: datetime) -> Step:
+    """Four private questions; any "yes" means couples work is not the safe step now."""
     me = world.me
+    if me.phase is not Phase.SCREENING:
+        return world, [Toast("press.stale")]
     if choice == "unsafe":
-        world = replace(world, me=replace(me, phase=Phase.NOT_SAFE, invite_token=None))
-        return world, [Say("self", "safety.not_safe")]
+        world = replace(world, me=replace(me, phase=Phase.NOT_SAFE, invite_token=None, screened=0))
+        return world, [Say("self", "safety.not_safe", _help(me))]
+    me = replace(me, screened=me.screened + 1)
+    world = replace(world, me=me)
+    if me.screened < SCREEN_QUESTIONS:
+        return _resume(world, now)
     if me.invite_token:
         return _open_link(world, me.invite_token, now)
     world = replace(world, me=replace(me, phase=Phase.CHOOSING_ROLE))
     return _ask(world, "self", "role", "role.choose")
+
+
+def _help(person: Person) -> dict:
+    return {"country": country_or_default(person.country, person.language)}
 
 
 def _make_invite(world: World, role: Role, nonce: str, now: datetime) -> Step:
@@ -252,7 +288,11 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
     me = world.me
     match event.name:
         case "help":
-            return world, [Say("self", "help")]
+            return world, [Say("self", "help", _help(me))]
+        case "export":
+            return world, [Export(), Say("self", "export.sent")]
+        case "delete":
+            return _ask(world, "self", "delete", "delete.confirm")
         case "language":
             return _ask(world, "self", "language", "language.choose")
         case "menu" if me.phase is Phase.LINKED:
@@ -261,6 +301,8 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
             return programme.pause(world)
         case "leave" if me.phase is Phase.LINKED:
             return _ask(world, "self", "leave", "leave.confirm", {"partner": world.partner.first_name})
+        case "country":
+            return _ask(world, "self", "country", "country.choose")
         case "menu" | "leave" | "pause":
             world, effects = _resume(world, now)
             return world, [Say("self", f"{event.name}.not_linked"), *effects]
@@ -273,6 +315,8 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
 
 def _on_text(world: World, event: Text, now: datetime) -> Step:
     me = world.me
+    if crisis.has_signals(event.text):
+        return _crisis(world, event.text)
     if me.phase is Phase.LINKED:
         return programme.on_text(world, event.text, now)
     if me.phase is Phase.NEW:
@@ -283,6 +327,8 @@ def _on_text(world: World, event: Text, now: datetime) -> Step:
 
 def _on_edited(world: World, event: Edited) -> Step:
     me = world.me
+    if crisis.has_signals(event.text):
+        return _crisis(world, event.text)
     if me.phase is Phase.LINKED and world.couple.run:
         return programme.on_edit(world, event.text)
     if me.phase is Phase.LINKED:
@@ -294,11 +340,57 @@ def _on_edited(world: World, event: Edited) -> Step:
     return world, [Say("self", "edit.not_passed_on")]
 
 
+def _on_unreachable(world: World) -> Step:
+    """Messages cannot reach `me` now (they blocked the bot): a linked partner hears it once, kindly."""
+    me = world.me
+    if me is None or me.phase is not Phase.LINKED or world.partner is None:
+        return world, []
+    return world, [Say("partner", "partner.unreachable", {"partner": me.first_name})]
+
+
 def _on_unsupported(world: World) -> Step:
     me = world.me
     if me.phase is Phase.LINKED:
         return world, [Say("self", "only_text.linked", {"partner": world.partner.first_name})]
     return world, [Say("self", "only_text")]
+
+
+# Crisis signals, export and erasure ------------------------------------------------------
+
+
+def _crisis(world: World, text: str) -> Step:
+    """Help lines first. A linked writer's text is kept, and they decide whether it goes on."""
+    me = world.me
+    if me.phase is not Phase.LINKED:
+        return world, [Say("self", "crisis.alone", _help(me))]
+    couple = replace(world.couple, unsent=(*world.couple.unsent, Held(me.user_id, text)))
+    world = replace(world, couple=couple)
+    world, effects = _ask(world, "self", "crisis", "crisis.linked", _help(me) | {"partner": world.partner.first_name})
+    return world, [Record(me.user_id, text, couple.run.name if couple.run else None), *effects]
+
+
+def _decide_unsent(world: World, choice: str, now: datetime) -> Step:
+    me = world.me
+    mine = [h for h in world.couple.unsent if h.author_id == me.user_id] if me.phase is Phase.LINKED else []
+    if not mine:
+        return world, [Toast("press.stale")]
+    held = mine[0]
+    couple = replace(world.couple, unsent=tuple(h for h in world.couple.unsent if h is not held))
+    world = replace(world, couple=couple)
+    if choice == "keep_it":
+        return world, [Say("self", "crisis.kept", {"partner": world.partner.first_name})]
+    world, effects = programme.on_text(world, held.text, now)
+    return world, [e for e in effects if not isinstance(e, Record)]  # already in the journal
+
+
+def _erase(world: World, now: datetime) -> Step:
+    """Dissolve the couple if there is one; the shell then erases every row about this person."""
+    effects: list[Effect] = []
+    if world.me.phase is Phase.LINKED:
+        world, _ = _leave(world, now)
+        world = replace(world, couple=replace(world.couple, unsent=(), held=(), run=None))
+        effects.append(Say("partner", "delete.partner_told"))
+    return world, [*effects, Erase(), Say("self", "delete.done")]
 
 
 # Helpers -----------------------------------------------------------------------------
@@ -310,10 +402,12 @@ def _resume(world: World, now: datetime) -> Step:
     match me.phase:
         case Phase.NEW:
             return world, [Say("self", "stranger")]
+        case Phase.SCREENING if me.country is None:
+            return _ask(world, "self", "country", "country.choose")
         case Phase.SCREENING:
-            return _ask(world, "self", "safety", "safety.question")
+            return _ask(world, "self", "screen", f"screen.q{me.screened + 1}", {"number": me.screened + 1})
         case Phase.NOT_SAFE:
-            return _ask(world, "self", "rescreen", "safety.still_not_safe")
+            return _ask(world, "self", "rescreen", "safety.still_not_safe", _help(me))
         case Phase.CHOOSING_ROLE:
             return _ask(world, "self", "role", "role.choose")
         case Phase.INVITING:

@@ -43,6 +43,8 @@ class Person:
     menu: int = 0  # number of the newest button menu sent; older menus are stale
     asking: str | None = None  # the question that menu asks
     time_zone: str = "Europe/Amsterdam"
+    country: str | None = None  # for help lines; None until asked
+    screened: int = 0  # safety questions answered "no" so far
 
 
 @dataclass(frozen=True)
@@ -107,6 +109,7 @@ class Couple:
     promises: tuple[Promise, ...] = ()
     trust_follow_up: datetime | None = None  # when to ask how giving trust went
     plan: str | None = None  # the activity they agreed on
+    unsent: tuple[Held, ...] = ()  # texts with crisis signals, waiting for their writer's choice
 
 
 @dataclass(frozen=True)
@@ -187,7 +190,15 @@ class GroupChat:
     announce: bool = True  # say why before leaving; only when the bot was just added
 
 
-Event = Start | Command | Text | Edited | Press | Unsupported | GroupChat
+@dataclass(frozen=True)
+class Unreachable:
+    """Telegram refused a message to `sender`: they blocked the bot, or their account is gone."""
+
+    sender: Sender
+    nonce: str = ""
+
+
+Event = Start | Command | Text | Edited | Press | Unsupported | GroupChat | Unreachable
 
 
 # Effects -----------------------------------------------------------------------------
@@ -230,4 +241,14 @@ class Record:
     exercise: str | None = None
 
 
-Effect = Say | Toast | LeaveChat | Record
+@dataclass(frozen=True)
+class Export:
+    """Send the person a copy of everything stored about them."""
+
+
+@dataclass(frozen=True)
+class Erase:
+    """Erase every row about the person (after they confirmed /delete)."""
+
+
+Effect = Say | Toast | LeaveChat | Record | Export | Erase

@@ -10,6 +10,8 @@ from pathlib import Path
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta
 
+from dialogues import helplines
+
 TEMPLATES = Path(__file__).parent / "templates"
 LANGUAGES = ("en", "nl")
 SUFFIX = ".j2"
@@ -34,7 +36,7 @@ class Texts:
                 lstrip_blocks=True,
                 keep_trailing_newline=False,
             )
-            env.globals.update(globals)
+            env.globals.update(help_lines=helplines.for_country, **globals)
             self._envs[language] = env
 
     def render(self, language: str, key: str, /, **vars: object) -> str:

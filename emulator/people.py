@@ -192,6 +192,8 @@ class Person(_Inbox):
         if self.blocked:
             raise RuntimeError(f"{self.name} has blocked the bot; call unblock() first")
         msg = self._emu._new_message(self.chat, self.user, **fields)
+        if fields.get("text"):
+            self._emu.written.append(fields["text"])  # so tests can check no log ever holds it
         self.started = True
         self._emu._enqueue("message", msg)
         return msg.to_dict()
@@ -255,6 +257,7 @@ class Person(_Inbox):
         if msg is None or msg.from_user is None or msg.from_user.id != self.id:
             raise LookupError(f"{self.name} has no message {mid} to edit")
         new = self._emu._edit_message(msg, text=text, entities=command_entities(text) or None)
+        self._emu.written.append(text)
         self._emu._enqueue("edited_message", new)
         return new.to_dict()
 

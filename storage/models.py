@@ -27,6 +27,8 @@ class PersonRow(SQLModel, table=True):
     menu: int = 0
     asking: str | None = Field(default=None, max_length=32)
     time_zone: str = Field(default="Europe/Amsterdam", max_length=64)
+    country: str | None = Field(default=None, max_length=8)
+    screened: int = 0
     reachable: bool = True  # false after Telegram said the person blocked the bot
     created_at: datetime = Field(sa_column=_when(nullable=False))
 
@@ -73,7 +75,10 @@ class InboxRow(SQLModel, table=True):
     __table_args__ = (Index("ix_inbox_pending", "processed_at", "update_id"),)
 
     update_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
-    payload: str = Field(sa_column=Column(SecretText, nullable=False))  # the update as JSON
+    # The update as JSON, and who sent it; both are cleared once it is handled (the id stays, to
+    # recognise a repeat delivery).
+    payload: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
+    user_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, index=True))
     received_at: datetime = Field(sa_column=_when(nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=_when())
     attempts: int = 0

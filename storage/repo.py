@@ -6,8 +6,9 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, and_, exists, func, not_, select, update
+from sqlalchemy import Engine, and_, delete, exists, func, not_, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from dialogues.model import Couple, Invite, Person, Phase, Record, Role, World
@@ -27,17 +28,29 @@ def _utc(moment: datetime | None) -> datetime | None:
 # Intake ------------------------------------------------------------------------------
 
 
-def store_updates(engine: Engine, updates: list[dict], now: datetime) -> None:
-    """Store fetched updates and the next offset in one commit; an update seen twice is kept once."""
+def store_updates(engine: Engine, updates: list[dict], now: datetime, track_offset: bool = True) -> None:
+    """Store fetched updates (and, for polling, the next offset) in one commit; an update seen
+    twice is kept once. A webhook passes track_offset=False: it has no offset to keep."""
     if not updates:
         return
-    rows = [{"update_id": u["update_id"], "payload": json.dumps(u), "received_at": now, "attempts": 0} for u in updates]
+    rows = [
+        {"update_id": u["update_id"], "payload": json.dumps(u), "user_id": _sender_id(u), "received_at": now, "attempts": 0}
+        for u in updates
+    ]
     offset = max(u["update_id"] for u in updates) + 1
     with Session(engine) as session:
         insert = _insert_ignoring_duplicates(engine, InboxRow)
         session.execute(insert, rows)
-        _set_meta(session, OFFSET_KEY, str(max(offset, polling_offset(session) or 0)))
+        if track_offset:
+            _set_meta(session, OFFSET_KEY, str(max(offset, polling_offset(session) or 0)))
         session.commit()
+
+
+def _sender_id(update: dict) -> int | None:
+    for kind, value in update.items():
+        if isinstance(value, dict) and isinstance(value.get("from"), dict):
+            return value["from"].get("id")
+    return None
 
 
 def polling_offset(session: Session) -> int | None:
@@ -81,7 +94,9 @@ def claim_update(session: Session, update_id: int) -> dict | None:
 
 
 def mark_processed(session: Session, update_id: int, now: datetime) -> None:
-    session.execute(update(InboxRow).where(InboxRow.update_id == update_id).values(processed_at=now))
+    """Done: forget what the update said and who sent it; keep its id against repeats."""
+    query = update(InboxRow).where(InboxRow.update_id == update_id)
+    session.execute(query.values(processed_at=now, payload=None, user_id=None))
 
 
 def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int) -> int:
@@ -158,6 +173,8 @@ def _person(row: PersonRow) -> Person:
         menu=row.menu,
         asking=row.asking,
         time_zone=row.time_zone,
+        country=row.country,
+        screened=row.screened,
     )
 
 
@@ -166,7 +183,7 @@ def _save_person(session: Session, p: Person, now: datetime) -> None:
     row.first_name, row.language, row.phase = p.first_name, p.language, p.phase.value
     row.role = p.role.value if p.role else None
     row.couple_id, row.invite_token, row.menu, row.asking = p.couple_id, p.invite_token, p.menu, p.asking
-    row.time_zone = p.time_zone
+    row.time_zone, row.country, row.screened = p.time_zone, p.country, p.screened
     session.add(row)
 
 
@@ -188,8 +205,14 @@ def _invite(row: InviteRow) -> Invite:
     )
 
 
-def set_reachable(session: Session, user_id: int, reachable: bool) -> None:
-    session.execute(update(PersonRow).where(PersonRow.user_id == user_id).values(reachable=reachable))
+def set_reachable(session: Session, user_id: int, reachable: bool) -> bool:
+    """True if this changed it (so a blocking is noticed once, however many messages bounce)."""
+    result = session.execute(
+        update(PersonRow)
+        .where(PersonRow.user_id == user_id, PersonRow.reachable == (not reachable))
+        .values(reachable=reachable)
+    )
+    return result.rowcount > 0
 
 
 # Outbox ------------------------------------------------------------------------------
@@ -230,8 +253,45 @@ def due_calls(session: Session, limit: int = 100) -> list[QueuedCall]:
     ]
 
 
+def due_heads(session: Session, limit: int = 100) -> list[QueuedCall]:
+    """The oldest unsent call of each chat (skipping people who blocked the bot), oldest first.
+
+    Only a chat's oldest call may leave, so one chat's calls leave in order even when several
+    processes deliver: the next one becomes due when this one is marked sent.
+    """
+    blocked = exists().where(and_(PersonRow.user_id == OutboxRow.chat_id, not_(PersonRow.reachable)))
+    earlier = aliased(OutboxRow)
+    waiting = exists().where(and_(earlier.chat_id == OutboxRow.chat_id, earlier.sent_at.is_(None), earlier.id < OutboxRow.id))
+    query = (
+        select(OutboxRow)
+        .where(OutboxRow.sent_at.is_(None), not_(blocked), not_(waiting))
+        .order_by(OutboxRow.id)
+        .limit(limit)
+    )
+    return [QueuedCall(row.id, Call(row.chat_id, row.method, json.loads(row.payload))) for row in session.scalars(query)]
+
+
+def lock_call(session: Session, call_id: int) -> bool:
+    """Claim an unsent call for this transaction: on PostgreSQL a row lock that other processes
+    skip (SKIP LOCKED), held while the call is made and until it is marked sent. False if it is
+    already sent or another process has it. (SQLite has one process; there it only checks.)"""
+    query = (
+        select(OutboxRow.id)
+        .where(OutboxRow.id == call_id, OutboxRow.sent_at.is_(None))
+        .with_for_update(skip_locked=True)
+    )
+    return session.scalar(query) is not None
+
+
+def replace_params(session: Session, call_id: int, params: dict) -> None:
+    """What is left of a call that is sent in parts (a text Telegram found too long)."""
+    session.execute(update(OutboxRow).where(OutboxRow.id == call_id).values(payload=json.dumps(params)))
+
+
 def mark_sent(session: Session, call_id: int, now: datetime, failed: bool = False) -> None:
-    session.execute(update(OutboxRow).where(OutboxRow.id == call_id).values(sent_at=now, failed=failed))
+    """A delivered (or refused) call leaves the outbox: it is a queue, not a record. The journal
+    (entries) keeps what people wrote; a rendered copy with names in it need not stay."""
+    session.execute(delete(OutboxRow).where(OutboxRow.id == call_id))
 
 
 def count_unsent(session: Session) -> int:

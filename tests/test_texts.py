@@ -14,7 +14,9 @@ SAMPLE = {
     "partner": "Anna", "name": "Anna", "token": "abc", "role": "hurt", "text": "<hallo> & 'doei'",
     "exercise": "room", "suggested": "naming", "mine": "<hallo>", "theirs": "<hallo>", "turn": "Anna",
     "paused": False, "coach": True, "limit": 3, "round": 2, "done": ["room", "naming"], "plan": "<hallo>",
-    "proposals": ["<hallo>", "walk"], "question": "<hallo>",
+    "proposals": ["<hallo>", "walk"], "question": "<hallo>", "country": "nl", "number": 1,
+    "data": {"settings": {"first_name": "<hallo>", "language": "nl", "country": None, "time_zone": "x", "role": None,
+             "since": "x"}, "links": [], "consents": [], "written": [], "shared_with_me": []},
 }
 
 
@@ -30,10 +32,10 @@ def test_dutch_and_english_use_the_same_variables(key):
 @pytest.mark.parametrize("language", LANGUAGES)
 def test_every_text_renders_and_escapes_what_people_wrote(language):
     texts = Texts(bot_username="HerstelBot")
-    for key in keys(language):
+    for key in keys(language) - {k for k in keys(language) if k.startswith("_")}:  # partials render inside others
         rendered = texts.render(language, key, **SAMPLE)
         assert rendered, key
-        assert "<hallo>" not in rendered
+        assert "<hallo>" not in rendered or key == "export.readable"  # a plain-text file, not HTML
 
 
 def test_every_key_the_engine_names_exists():

@@ -1,8 +1,8 @@
-"""people, couples, invites, entries, inbox, outbox
+"""initial schema
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:04:51.601942
+Create Date: 2026-11-25 11:37:39.816722
 """
 from alembic import op
 import sqlalchemy as sa
@@ -41,7 +41,8 @@ def upgrade() -> None:
 
     op.create_table('inbox',
     sa.Column('update_id', sa.BigInteger(), autoincrement=False, nullable=False),
-    sa.Column('payload', storage.secret.SecretText(), nullable=False),
+    sa.Column('payload', storage.secret.SecretText(), nullable=True),
+    sa.Column('user_id', sa.BigInteger(), nullable=True),
     sa.Column('received_at', sa.DateTime(timezone=True), nullable=False),
     sa.Column('processed_at', sa.DateTime(timezone=True), nullable=True),
     sa.Column('attempts', sa.Integer(), nullable=False),
@@ -49,6 +50,7 @@ def upgrade() -> None:
     )
     with op.batch_alter_table('inbox', schema=None) as batch_op:
         batch_op.create_index('ix_inbox_pending', ['processed_at', 'update_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_inbox_user_id'), ['user_id'], unique=False)
 
     op.create_table('invites',
     sa.Column('token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
@@ -91,6 +93,8 @@ def upgrade() -> None:
     sa.Column('menu', sa.Integer(), nullable=False),
     sa.Column('asking', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
     sa.Column('time_zone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
+    sa.Column('screened', sa.Integer(), nullable=False),
     sa.Column('reachable', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('user_id')
@@ -116,6 +120,7 @@ def downgrade() -> None:
 
     op.drop_table('invites')
     with op.batch_alter_table('inbox', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_inbox_user_id'))
         batch_op.drop_index('ix_inbox_pending')
 
     op.drop_table('inbox')
