@@ -22,8 +22,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=("run", "playground", "new-key"),
-        help="run: the bot on Telegram; playground: try it locally; new-key: print a fresh encryption key. "
+        choices=("run", "playground", "new-key", "rotate-keys"),
+        help="run: the bot on Telegram; playground: try it locally; new-key: print a fresh encryption key; "
+        "rotate-keys: re-encrypt every stored text under the first key in HERSTEL_ENCRYPTION_KEYS. "
         "Without a command: run when TELEGRAM_BOT_TOKEN is set, else the playground.",
     )
     args = parser.parse_args(argv)
@@ -34,12 +35,12 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as error:
         return _fail(describe(error))
-    logs.configure(settings.log_level, [settings.token, *settings.keys])
+    logs.configure(settings.log_level, [settings.token, *settings.keys, settings.webhook_secret_token])
     if args.command == "playground" or (args.command is None and not settings.token):
         from bot.playground import run_playground
 
         return asyncio.run(_until_signal(lambda stop: run_playground(_with_local_key(settings), stop)))
-    if not settings.token:
+    if not settings.token and args.command != "rotate-keys":
         return _fail("Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env.")
     if not settings.keys:
         return _fail(
@@ -49,9 +50,21 @@ def main(argv: list[str] | None = None) -> int:
         secret.configure(settings.keys)
     except ValueError as error:
         return _fail(f"Setting HERSTEL_ENCRYPTION_KEYS is not valid: {error}.")
+    if args.command == "rotate-keys":
+        return _rotate_keys(settings)
     from bot.app import HerstelBot
 
     return asyncio.run(_until_signal(lambda stop: HerstelBot(settings).run_until_stopped(stop)))
+
+
+def _rotate_keys(settings: Settings) -> int:
+    from storage.db import make_engine, migrate
+    from storage.privacy import rotate_keys
+
+    engine = make_engine(settings.database_url)
+    migrate(engine)
+    print(f"Re-encrypted {rotate_keys(engine)} stored texts under the first key. The other keys can now be removed.")
+    return 0
 
 
 def _with_local_key(settings: Settings) -> Settings:

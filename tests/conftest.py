@@ -6,6 +6,7 @@ when that database cannot be reached; each test gets a schema of its own.
 
 from __future__ import annotations
 
+import logging
 import os
 import secrets
 from dataclasses import dataclass
@@ -15,6 +16,7 @@ import pytest
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
+from bot import logs
 from bot.app import HerstelBot
 from bot.settings import Settings
 from emulator import BotApiEmulator, Limits, Person
@@ -102,7 +104,21 @@ def start_bot(emulator: BotApiEmulator, database_url: str, clock: Clock) -> Hers
 
 
 @pytest.fixture
-async def herstel(database_url):
+def private_logs(caplog):
+    """Every scenario runs with production logging at DEBUG; afterwards no log may hold the
+    token or anything a person wrote (checked by the `herstel` fixture)."""
+    factory = logging.getLogRecordFactory()
+    levels = {name: logging.getLogger(name).level for name in ("", *logs.CHATTY)}
+    logs.configure("DEBUG", [TOKEN])
+    caplog.set_level(logging.DEBUG)
+    yield caplog
+    logging.setLogRecordFactory(factory)
+    for name, level in levels.items():
+        logging.getLogger(name).setLevel(level)
+
+
+@pytest.fixture
+async def herstel(database_url, private_logs):
     emulator = BotApiEmulator(token=TOKEN, bot_username="HerstelTestBot", limits=Limits(chat_burst=40))
     await emulator.start()
     clock = Clock()
@@ -113,3 +129,8 @@ async def herstel(database_url):
     finally:
         await scene.bot.stop()
         await emulator.stop()
+    logged = private_logs.text
+    assert TOKEN not in logged, "the bot token reached the logs"
+    written = [t for t in emulator.written if len(t) >= 8 and not t.startswith("/")]
+    leaked = [t for t in written if t in logged]
+    assert leaked == [], f"texts people wrote reached the logs: {leaked[:3]}"

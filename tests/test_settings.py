@@ -46,3 +46,12 @@ def test_run_without_a_token_says_what_to_set():
     result = herstel("run")
     assert result.returncode == 2
     assert result.stderr.strip() == "Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env."
+
+
+def test_rotate_keys_needs_no_token_and_reports_what_it_did(tmp_path):
+    from storage import secret
+
+    database = f"sqlite:///{tmp_path / 'herstel.db'}"
+    result = herstel("rotate-keys", HERSTEL_DATABASE_URL=database, HERSTEL_ENCRYPTION_KEYS=secret.new_key())
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Re-encrypted 0 stored texts under the first key.")
