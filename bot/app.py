@@ -13,7 +13,7 @@ import asyncio
 import logging
 import traceback
 import warnings
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Callable
 
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -26,7 +26,7 @@ from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from dialogues.texts import LANGUAGES, Texts
-from storage import repo, secret
+from storage import privacy, repo, secret
 from storage.db import make_engine, migrate
 
 from bot import intake, unit_of_work
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
 # dicts to store, so both use Bot.do_api_request on purpose.
 warnings.filterwarnings("ignore", r"Please use 'Bot\.\w+' instead of", PTBUserWarning)
-COMMANDS = ("start", "menu", "pause", "language", "help", "export", "delete", "leave")
+COMMANDS = ("start", "menu", "pause", "settings", "progress", "language", "help", "export", "delete", "leave")
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
 
 
@@ -81,6 +81,11 @@ class HerstelBot:
         self.texts = Texts(bot_username=self.application.bot.username)
         await self._set_commands()
         await self.application.start()
+        # Schedules are rows, not jobs: this one repeating job only looks for rows that are due.
+        self.application.job_queue.run_repeating(
+            self._tick_job, interval=self.settings.tick_seconds, first=0.5, name="schedules"
+        )
+        self._last_purge: datetime | None = None
         bot = self.application.bot
         if self.settings.webhook_url:
             # Listen first, then tell Telegram where: its first delivery finds us ready.
@@ -145,6 +150,31 @@ class HerstelBot:
                 await self.courier.idle.wait()
 
         await asyncio.wait_for(both_idle(), timeout)
+
+    async def tick(self) -> int:
+        """Handle every schedule that is due by the bot's clock; returns how many this process took.
+
+        Each due row is its own unit of work. On PostgreSQL a row is locked with SKIP LOCKED
+        while it is handled, so several processes never handle the same row.
+        """
+        now = self.clock()
+        with Session(self.engine) as session:
+            due = repo.due_schedule_ids(session, now)
+        taken = sum(unit_of_work.due(self.engine, schedule_id, now, self.texts) for schedule_id in due)
+        if self._last_purge is None or now - self._last_purge > timedelta(hours=1):
+            with Session(self.engine) as session:
+                privacy.purge(session, now, self.settings.retention_days)
+                session.commit()
+            self._last_purge = now
+        if taken:
+            self.courier.wake()
+        return taken
+
+    async def _tick_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
+        try:
+            await self.tick()
+        except SQLAlchemyError as exc:
+            log.warning("schedules wait: the database cannot be reached (%s)", type(exc).__name__)
 
     def _stored(self) -> None:
         self._idle.clear()

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import re
+from functools import lru_cache
 
 from telegram import Chat, ChatMember, Message, Update
 
-from dialogues.model import Command, Edited, Event, GroupChat, Press, Sender, Start, Text, Unsupported
+from dialogues.model import Command, Edited, Event, GroupChat, Located, Press, Sender, Start, Text, Unsupported
 from dialogues.texts import language_for
 
 PAYLOAD_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -38,6 +39,8 @@ def to_event(update: Update, default_language: str, nonce: str) -> Event | None:
 
 def _message_event(message: Message, sender: Sender, nonce: str) -> Event | None:
     text = message.text
+    if message.location:
+        return Located(sender, _zone_at(message.location.latitude, message.location.longitude), nonce)
     if text is None:
         kind = next((k for k in MEDIA if getattr(message, k, None)), None)
         return Unsupported(sender, kind, nonce) if kind else None
@@ -77,3 +80,15 @@ def reachability(update: Update) -> bool | None:
     if change is None or change.chat.type != Chat.PRIVATE:
         return None
     return change.new_chat_member.status != ChatMember.BANNED
+
+
+@lru_cache(maxsize=1)
+def _finder():
+    from timezonefinder import TimezoneFinder  # loads its map once, offline
+
+    return TimezoneFinder()
+
+
+def _zone_at(latitude: float, longitude: float) -> str | None:
+    """The time zone at a shared location; the location itself is not kept."""
+    return _finder().timezone_at(lat=latitude, lng=longitude)

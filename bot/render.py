@@ -56,7 +56,7 @@ def _messages(effect: Say, chat_id: int, language: str, texts: Texts) -> list[Ca
     ]
     if effect.buttons:
         keyboard = [
-            [{"text": texts.render(language, b.label), "callback_data": b.data} for b in row]
+            [{"text": texts.render(language, b.label, **b.vars), "callback_data": b.data} for b in row]
             for row in effect.buttons
         ]
         calls[-1].params["reply_markup"] = {"inline_keyboard": keyboard}

@@ -12,10 +12,11 @@ from sqlmodel import Session
 from telegram import Update
 
 from dialogues.engine import step
-from dialogues.model import Erase, Export, Record, Sender, Start, Unreachable
+from dialogues.model import Due, Erase, Export, Progress, Record, Schedule, Sender, Start, Unreachable
 from dialogues.texts import Texts
 from storage import privacy, repo
 
+from bot import progress
 from bot.convert import reachability, to_event
 from bot.render import to_calls
 
@@ -31,26 +32,63 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
             _unreachable(session, update.effective_chat.id, now, texts)
         elif reachable:
             repo.set_reachable(session, update.effective_chat.id, True)
+        repo.mark_processed(session, update.update_id, now)  # before an erasure, which removes this person's updates
         if event is not None:
             opened = event.payload if isinstance(event, Start) else None
             world = repo.load_world(session, event.sender.user_id, opened)
             world, effects = step(world, event, now)
-            repo.save_world(session, world, now)
-            for entry in (e for e in effects if isinstance(e, Record)):
-                repo.record(session, world.couple.id, entry, now)
-            if update.effective_chat.type == "private":
-                repo.set_reachable(session, event.sender.user_id, True)  # writing again unblocks delivery
             query_id = update.callback_query.id if update.callback_query else None
-            calls = to_calls(effects, world, update.effective_chat.id, event.sender.language, texts, query_id)
-            if any(isinstance(e, Export) for e in effects):
-                calls = _export_calls(session, world.me.user_id, world.me.language, texts) + calls
-            repo.mark_processed(session, update.update_id, now)
-            if any(isinstance(e, Erase) for e in effects):
-                privacy.erase(session, event.sender.user_id)  # after the state is saved, before the goodbyes
-            repo.queue(session, calls, now)
-        repo.mark_processed(session, update.update_id, now)
+            writer = event.sender.user_id if update.effective_chat.type == "private" else None
+            apply(session, world, effects, now, texts, update.effective_chat.id, event.sender.language, query_id, writer)
         session.commit()
         return True
+
+
+def due(engine: Engine, schedule_id: int, now: datetime, texts: Texts) -> bool:
+    """A scheduled moment, in one unit of work like an update. False if another process took it."""
+    with Session(engine) as session:
+        row = repo.claim_schedule(session, schedule_id, now)
+        if row is None:
+            return False
+        world = repo.load_world(session, row.user_id, None)
+        if world.me is not None:
+            me = world.me
+            event = Due(Sender(me.user_id, me.first_name, me.language), row.kind, row.key, row.due_at)
+            world, effects = step(world, event, now)
+            apply(session, world, effects, now, texts, me.user_id, me.language)
+        session.commit()
+        return True
+
+
+def apply(
+    session: Session,
+    world,
+    effects: list,
+    now: datetime,
+    texts: Texts,
+    chat_id: int,
+    language: str,
+    query_id: str | None = None,
+    writer: int | None = None,
+) -> None:
+    """Save what a step decided, in the caller's transaction: state, journal, schedules, outbox."""
+    repo.save_world(session, world, now)
+    if writer is not None:
+        repo.set_reachable(session, writer, True)  # writing again unblocks delivery
+    for effect in effects:
+        if isinstance(effect, Record):
+            repo.record(session, world.couple.id, effect, now)
+        elif isinstance(effect, Schedule):
+            person = world.me if effect.to == "self" else world.partner
+            repo.schedule(session, person.user_id, effect.kind, effect.key, effect.at)
+    calls = to_calls(effects, world, chat_id, language, texts, query_id)
+    if any(isinstance(e, Export) for e in effects):
+        calls = _export_calls(session, world.me.user_id, world.me.language, texts) + calls
+    if any(isinstance(e, Progress) for e in effects):
+        calls = progress.calls(world, now, texts) + calls
+    if any(isinstance(e, Erase) for e in effects):
+        privacy.erase(session, world.me.user_id)  # after the state is saved, before the goodbyes
+    repo.queue(session, calls, now)
 
 
 def _export_calls(session: Session, user_id: int, language: str, texts: Texts) -> list[repo.Call]:
@@ -86,6 +124,5 @@ def _unreachable(session: Session, user_id: int, now: datetime, texts: Texts) ->
         return False  # unknown, or already known to be unreachable: the partner was told then
     me = world.me
     world, effects = step(world, Unreachable(Sender(me.user_id, me.first_name, me.language)), now)
-    repo.save_world(session, world, now)
-    repo.queue(session, to_calls(effects, world, user_id, me.language, texts), now)
+    apply(session, world, effects, now, texts, user_id, me.language)
     return True

@@ -10,12 +10,14 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dialogues import crisis, programme
+from dialogues import crisis, daily, programme
+from dialogues import therapist
 from dialogues.helplines import COUNTRIES, country_or_default
 from dialogues.model import (
     Button,
     Command,
     Couple,
+    Due,
     Edited,
     Effect,
     Erase,
@@ -25,6 +27,7 @@ from dialogues.model import (
     GroupChat,
     Invite,
     LeaveChat,
+    Located,
     Person,
     Phase,
     Press,
@@ -55,12 +58,20 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "leave": ("leave", "stay"),
     "language": LANGUAGES,
     **programme.CHOICES,
+    **daily.CHOICES,
+    **therapist.QUESTIONS,
 }
 
 Step = tuple[World, list[Effect]]
 
 
 def step(world: World, event: Event, now: datetime) -> Step:
+    after, effects = _step(world, event, now)
+    after, effects = therapist.after_step(world, after, effects, now)  # pass on to a couple's therapist
+    return after, effects + daily.nudges_for(world, after, now)
+
+
+def _step(world: World, event: Event, now: datetime) -> Step:
     if isinstance(event, GroupChat):
         return world, [Say("self", "group.private_only"), LeaveChat()] if event.announce else [LeaveChat()]
     if isinstance(event, Unreachable):
@@ -69,8 +80,11 @@ def step(world: World, event: Event, now: datetime) -> Step:
         user_id=event.sender.user_id,
         first_name=event.sender.first_name,
         language=event.sender.language,
+        time_zone=daily.DEFAULT_ZONE[event.sender.language],
     )
     world = replace(world, me=replace(me, first_name=event.sender.first_name))
+    if therapist.concerns(world, event):
+        return therapist.on_event(world, event, now)
     match event:
         case Start():
             return _on_start(world, event, now)
@@ -83,6 +97,12 @@ def step(world: World, event: Event, now: datetime) -> Step:
         case Edited():
             return _on_edited(world, event)
         case Unsupported():
+            return _on_unsupported(world)
+        case Due():
+            return daily.on_due(world, event, now)
+        case Located() if world.me.awaiting == "zone":
+            return daily.on_located(world, event.time_zone, now)
+        case Located():
             return _on_unsupported(world)
     raise AssertionError(f"unhandled event {type(event).__name__}")
 
@@ -164,6 +184,8 @@ def _offer_join(world: World, now: datetime) -> Step:
 
 def _on_press(world: World, event: Press, now: datetime) -> Step:
     me = world.me
+    if event.data.startswith("ci:"):
+        return daily.checkin_press(world, event.data, now)
     menu, _, choice = event.data.partition(":")
     if menu != str(me.menu) or me.asking is None or choice not in QUESTIONS[me.asking]:
         return world, [Toast("press.stale")]
@@ -189,6 +211,10 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
             return _join(world, now, event.nonce) if choice == "join" else _decline_join(world)
         case "leave":
             return _leave(world, now) if choice == "leave" else (world, [Say("self", "leave.stayed")])
+    if question == "settings" and choice == "country":
+        return _ask(world, "self", "country", "country.choose")
+    if question in daily.CHOICES:
+        return daily.on_press(world, question, choice, now)
     if world.me.phase is Phase.LINKED:
         return programme.on_press(world, question, choice, now)
     return world, [Toast("press.stale")]
@@ -248,9 +274,11 @@ def _join(world: World, now: datetime, nonce: str) -> Step:
         couple=couple,
         invite=replace(invite, used_at=now),
     )
+    world, setup = daily.after_linking(world, now)
     return world, [
         Say("self", "linked", {"partner": inviter.first_name}),
         Say("partner", "linked", {"partner": me.first_name}),
+        *setup,
     ]
 
 
@@ -285,7 +313,8 @@ def _set_language(world: World, language: str, now: datetime) -> Step:
 
 
 def _on_command(world: World, event: Command, now: datetime) -> Step:
-    me = world.me
+    me = replace(world.me, awaiting=None)  # a command cancels a question left open
+    world = replace(world, me=me)
     match event.name:
         case "help":
             return world, [Say("self", "help", _help(me))]
@@ -297,13 +326,19 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
             return _ask(world, "self", "language", "language.choose")
         case "menu" if me.phase is Phase.LINKED:
             return programme.menu(world, now)
-        case "pause" if me.phase is Phase.LINKED:
+        case "pause" if me.phase is Phase.LINKED and world.couple.run:
             return programme.pause(world)
+        case "pause" if me.phase is Phase.LINKED:
+            return daily.pause_days(world)
+        case "settings" if me.phase not in (Phase.NEW, Phase.SCREENING):
+            return daily.settings(world)
+        case "progress" if me.phase is Phase.LINKED:
+            return daily.progress(world)
         case "leave" if me.phase is Phase.LINKED:
             return _ask(world, "self", "leave", "leave.confirm", {"partner": world.partner.first_name})
         case "country":
             return _ask(world, "self", "country", "country.choose")
-        case "menu" | "leave" | "pause":
+        case "menu" | "leave" | "pause" | "progress" | "settings":
             world, effects = _resume(world, now)
             return world, [Say("self", f"{event.name}.not_linked"), *effects]
     world, effects = _resume(world, now)
@@ -317,6 +352,8 @@ def _on_text(world: World, event: Text, now: datetime) -> Step:
     me = world.me
     if crisis.has_signals(event.text):
         return _crisis(world, event.text)
+    if me.awaiting:
+        return daily.on_awaited_text(world, event.text, now)
     if me.phase is Phase.LINKED:
         return programme.on_text(world, event.text, now)
     if me.phase is Phase.NEW:
@@ -416,6 +453,8 @@ def _resume(world: World, now: datetime) -> Step:
             return _offer_join(world, now)
         case Phase.LINKED:
             return world, [Say("self", "status.linked", {"partner": world.partner.first_name})]
+        case Phase.THERAPIST:
+            return therapist.resume(world)
     raise AssertionError(f"unhandled phase {me.phase}")
 
 

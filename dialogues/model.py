@@ -29,6 +29,7 @@ class Phase(StrEnum):
     INVITING = "inviting"  # has an invite link out, waits for the partner
     JOINING = "joining"  # opened a partner's link, confirms joining
     LINKED = "linked"
+    THERAPIST = "therapist"  # follows couples as their therapist (dialogues/therapist.py); never a partner
 
 
 @dataclass(frozen=True)
@@ -45,6 +46,10 @@ class Person:
     time_zone: str = "Europe/Amsterdam"
     country: str | None = None  # for help lines; None until asked
     screened: int = 0  # safety questions answered "no" so far
+    checkin_at: str = "20:00"  # local time of the daily check-in
+    paused_until: datetime | None = None  # no check-ins or nudges until then
+    awaiting: str | None = None  # what the next text is: "zone", "word" (for a check-in)
+    nudged_on: date | None = None  # local date of the last nudge: at most one a day
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,7 @@ class Run:
     answers: tuple[Entry, ...] = ()  # private answers, shown when both have answered
     choices: tuple[Entry, ...] = ()  # each partner's pick of a proposal
     paused: bool = False
+    since: datetime | None = None  # when this step began: a turn waiting 24 hours gets a nudge
 
 
 @dataclass(frozen=True)
@@ -90,6 +96,22 @@ class Promise:
 
     question: str
     due: datetime
+
+
+@dataclass(frozen=True)
+class CheckIn:
+    """One partner's answer to one day's check-in; private until both have answered that day."""
+
+    user_id: int
+    day: date  # the partner's own local date
+    score: int | None = None
+    word: str | None = None
+
+
+@dataclass(frozen=True)
+class Finished:
+    name: str
+    on: date
 
 
 @dataclass(frozen=True)
@@ -110,6 +132,8 @@ class Couple:
     trust_follow_up: datetime | None = None  # when to ask how giving trust went
     plan: str | None = None  # the activity they agreed on
     unsent: tuple[Held, ...] = ()  # texts with crisis signals, waiting for their writer's choice
+    checkins: tuple[CheckIn, ...] = ()
+    finished: tuple[Finished, ...] = ()  # exercises finished, with the day: for the progress picture
 
 
 @dataclass(frozen=True)
@@ -125,6 +149,14 @@ class World:
     partner: Person | None = None
     couple: Couple | None = None
     invite: Invite | None = None
+    # The couple's therapist (dialogues/therapist.py). For a partner's event: `care` is the
+    # couple's open request or active therapist, `therapist` that therapist. For a therapist's
+    # own event (or a therapist link being opened): `care` and `couple` are the couple they talk
+    # to, `members` its two partners, `followed` every couple they follow. Nobody appears twice.
+    therapist: Person | None = None
+    care: Care | None = None
+    members: tuple[Person, ...] = ()
+    followed: tuple[Followed, ...] = ()
 
 
 # Events ------------------------------------------------------------------------------
@@ -182,6 +214,26 @@ class Unsupported:
 
 
 @dataclass(frozen=True)
+class Due:
+    """A scheduled moment has come for this person: a check-in, a nudge, a reminder."""
+
+    sender: Sender
+    kind: str
+    key: str = ""
+    due_at: datetime | None = None
+    nonce: str = ""
+
+
+@dataclass(frozen=True)
+class Located:
+    """A shared location, turned into a time zone by the shell (None when it found none)."""
+
+    sender: Sender
+    time_zone: str | None
+    nonce: str = ""
+
+
+@dataclass(frozen=True)
 class GroupChat:
     """Anything from a group or channel: the bot only works in private chats."""
 
@@ -198,18 +250,20 @@ class Unreachable:
     nonce: str = ""
 
 
-Event = Start | Command | Text | Edited | Press | Unsupported | GroupChat | Unreachable
+Event = Start | Command | Text | Edited | Press | Unsupported | GroupChat | Unreachable | Due | Located
 
 
 # Effects -----------------------------------------------------------------------------
 
-Recipient = Literal["self", "partner", "therapist"]
+# "couple" is both partners of world.members, each in their own language: a therapist's events only.
+Recipient = Literal["self", "partner", "therapist", "couple"]
 
 
 @dataclass(frozen=True)
 class Button:
     label: str  # template key of the label
     data: str  # opaque callback data, at most 64 bytes
+    vars: Mapping[str, object] = field(default_factory=dict)  # for labels such as a city name
 
 
 @dataclass(frozen=True)
@@ -251,4 +305,73 @@ class Erase:
     """Erase every row about the person (after they confirmed /delete)."""
 
 
-Effect = Say | Toast | LeaveChat | Record | Export | Erase
+@dataclass(frozen=True)
+class Schedule:
+    """Come back to `to` at `at` with a Due event of this kind; one row per (person, kind, key)."""
+
+    to: Recipient
+    kind: str
+    at: datetime
+    key: str = ""
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Send the couple's progress picture."""
+
+
+Effect = Say | Toast | LeaveChat | Record | Export | Erase | Schedule | Progress
+
+
+# A couple's therapist (dialogues/therapist.py) ---------------------------------------------
+
+
+class CareStatus(StrEnum):
+    REQUESTED = "requested"  # a partner made a link; the therapist may have opened it; consent asked
+    ACTIVE = "active"  # both partners allowed it: the therapist follows the thread
+    DECLINED = "declined"  # a partner did not allow it
+    EXPIRED = "expired"  # not opened, or not answered by both, within 7 days
+    REMOVED = "removed"  # a partner removed the therapist, or withdrew the request
+    LEFT = "left"  # the therapist stopped following the couple
+    ENDED = "ended"  # the couple's link ended
+
+
+@dataclass(frozen=True)
+class Care:
+    """One therapist for one couple: the link, both partners' consent, and what follows from it."""
+
+    id: str  # short, for consent buttons; not the link
+    token: str  # the link's secret: t.me/<bot>?start=th_<token>
+    couple_id: str
+    requested_by: int  # the partner who asked for the link
+    created_at: datetime
+    status: CareStatus = CareStatus.REQUESTED
+    therapist_id: int | None = None  # whoever opened the link first; nobody else can use it
+    name: str | None = None  # as the therapist gave it
+    practice: str | None = None
+    register: str | None = None  # professional register number, as given; not verified
+    asked_at: datetime | None = None  # when both partners were asked for consent
+    allowed_by: tuple[int, ...] = ()  # partners who allowed the therapist to join
+    joined_at: datetime | None = None
+    history_by: tuple[int, ...] = ()  # partners who agreed to share what was written before joined_at
+    history: str | None = None  # "shared" or "kept", once decided
+    ended_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class Followed:
+    """A couple a therapist follows, as their /couples list names it (read only)."""
+
+    couple_id: str
+    names: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ShareHistory:
+    """Send the therapist (world.therapist) the couple's journal from before `until`, as a file."""
+
+    until: datetime
+    couple: str  # the couple's name for the caption, e.g. "Anna & Ben"
+
+
+Effect = Effect | ShareHistory

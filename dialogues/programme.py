@@ -9,7 +9,9 @@ from zoneinfo import ZoneInfo
 
 from dialogues.exercises import EXERCISES, PROGRAMME, ROUNDS_BEFORE_PAUSE_OFFER, Exercise
 from dialogues.exercises import Step as Spec
-from dialogues.model import Button, Couple, Effect, Entry, Held, Person, Promise, Record, Run, Say, Toast, World
+from dialogues.model import (
+    Button, Couple, Effect, Entry, Finished, Held, Person, Promise, Record, Run, Say, Schedule, Toast, World,
+)
 
 Outcome = tuple[World, list[Effect]]
 TEXT_KINDS = {"speak", "say", "write", "mirror", "ask", "answer", "both"}
@@ -163,7 +165,7 @@ def _enter(world: World, run: Run, step_name: str | None, now: datetime) -> Outc
         return _finish(world, run, now)
     spec = exercise.steps[step_name]
     # A choose step picks among the answers of the step before; every other step starts empty.
-    run = replace(run, step=step_name, choices=(), answers=run.answers if spec.kind == "choose" else ())
+    run = replace(run, step=step_name, since=now, choices=(), answers=run.answers if spec.kind == "choose" else ())
     effects: list[Effect] = []
     if spec.kind in ("speak", "say", "write", "ask", "answer"):
         world, effects = _flush_held(world, _turn_of(world, run, spec))
@@ -180,12 +182,16 @@ def _enter(world: World, run: Run, step_name: str | None, now: datetime) -> Outc
 def _finish(world: World, run: Run, now: datetime) -> Outcome:
     exercise = EXERCISES[run.name]
     couple = replace(world.couple, run=None, done=(*world.couple.done, run.name))
+    couple = replace(couple, finished=(*couple.finished, Finished(run.name, _local_date(world.me, now))))
+    follow_up: list[Effect] = []
     if exercise.follow_up_days:
-        couple = replace(couple, trust_follow_up=now + timedelta(days=exercise.follow_up_days))
+        at = now + timedelta(days=exercise.follow_up_days)
+        couple = replace(couple, trust_follow_up=at)
+        follow_up = [Schedule("self", "trust", at), Schedule("partner", "trust", at)]
     world = _clear_partner_menu(replace(world, couple=couple, me=replace(world.me, asking=None)))
     world, flushed = _flush_held(world, None)
     note = {"exercise": run.name}
-    return world, [*flushed, Say("self", "exercise.done", note), Say("partner", "exercise.done", note)]
+    return world, [*flushed, Say("self", "exercise.done", note), Say("partner", "exercise.done", note), *follow_up]
 
 
 def _stop(world: World) -> Outcome:
@@ -331,7 +337,8 @@ def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime)
             couple = replace(world.couple, promises=(*world.couple.promises, Promise(run.text, now + timedelta(days=1))))
             world = replace(world, couple=couple)
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
-            return world, [Say("partner", "questions.later", {"partner": world.me.first_name}), *effects]
+            reminder = Schedule("self", "promise", now + timedelta(days=1))
+            return world, [Say("partner", "questions.later", {"partner": world.me.first_name}), reminder, *effects]
         case "first" | "second":
             return _pick(world, run, spec, 0 if choice == "first" else 1, now)
     raise AssertionError(choice)
@@ -453,6 +460,18 @@ def _writers(world: World, run: Run, spec: Spec) -> set[int]:
     if spec.who == "both":
         return {world.me.user_id, world.partner.user_id}
     return {_turn_of(world, run, spec)}
+
+
+def owes_turn(world: World, user_id: int) -> bool:
+    """Whether the exercise is waiting for this person now."""
+    run = world.couple.run
+    if run is None or run.paused:
+        return False
+    spec = EXERCISES[run.name].steps[run.step]
+    if spec.who == "both":
+        done = {a.author_id for a in run.answers} | {c.author_id for c in run.choices}
+        return user_id not in done
+    return _turn_of(world, run, spec) == user_id
 
 
 def _turn_of(world: World, run: Run, spec: Spec) -> int:

@@ -6,7 +6,10 @@ safe, and StrictUndefined turns a missing variable into an error instead of a ga
 
 from __future__ import annotations
 
+from datetime import date
 from pathlib import Path
+
+from babel.dates import format_date
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta
 
@@ -37,11 +40,21 @@ class Texts:
                 keep_trailing_newline=False,
             )
             env.globals.update(help_lines=helplines.for_country, **globals)
+            env.filters["day"] = _day_in(language)
             self._envs[language] = env
 
     def render(self, language: str, key: str, /, **vars: object) -> str:
         template = self._envs[language].get_template(key + SUFFIX)
         return template.render(**vars).strip()
+
+
+def _day_in(language: str):
+    """Dates as each language writes them: "Monday 3 March", "maandag 3 maart"."""
+
+    def day(value: date | str) -> str:
+        return format_date(value, "EEEE d MMMM", locale=language) if isinstance(value, date) else str(value)
+
+    return day
 
 
 def keys(language: str) -> set[str]:
@@ -51,5 +64,6 @@ def keys(language: str) -> set[str]:
 def variables(language: str, key: str) -> set[str]:
     """The variables a template reads, including through the templates it includes."""
     env = Environment(loader=FileSystemLoader(TEMPLATES / language))
+    env.filters["day"] = str
     source = (TEMPLATES / language / (key + SUFFIX)).read_text()
     return meta.find_undeclared_variables(env.parse(source))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index
+from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 from storage.secret import SecretText
@@ -97,6 +97,19 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_when(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_when())  # also set when given up
     failed: bool = False  # Telegram refused it for good (a 400); kept for the record
+
+
+class ScheduleRow(SQLModel, table=True):
+    """A moment to come back to someone: its next due time in UTC. One per (person, kind, key)."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("user_id", "kind", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    user_id: int = Field(sa_column=Column(BigInteger, nullable=False))
+    kind: str = Field(max_length=16)
+    key: str = Field(default="", max_length=128)
+    due_at: datetime = Field(sa_column=Column(DateTime(timezone=True), nullable=False, index=True))
 
 
 class MetaRow(SQLModel, table=True):

@@ -10,7 +10,7 @@ from sqlmodel import Session, SQLModel
 
 from dialogues.model import Couple
 from storage import codec, secret
-from storage.models import CoupleRow, EntryRow, InboxRow, InviteRow, OutboxRow, PersonRow
+from storage.models import CoupleRow, EntryRow, InboxRow, InviteRow, OutboxRow, PersonRow, ScheduleRow
 from storage.secret import SecretText
 
 ERASED = 0  # stands in for an erased person's id where the partner's history needs a member
@@ -69,6 +69,7 @@ def erase(session: Session, user_id: int) -> None:
     session.execute(delete(EntryRow).where(EntryRow.author_id == user_id))
     session.execute(delete(InviteRow).where(InviteRow.inviter_id == user_id))
     session.execute(delete(InboxRow).where(InboxRow.user_id == user_id))
+    session.execute(delete(ScheduleRow).where(ScheduleRow.user_id == user_id))
     # Calls to this person, and calls to former partners that may quote them (rendered copies).
     session.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_({user_id, *partners})))
     session.execute(delete(PersonRow).where(PersonRow.user_id == user_id))

@@ -13,7 +13,7 @@ from sqlmodel import Session
 
 from dialogues.model import Couple, Invite, Person, Phase, Record, Role, World
 from storage import codec
-from storage.models import CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow
+from storage.models import ScheduleRow, CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow
 
 OFFSET_KEY = "polling_offset"
 
@@ -300,3 +300,39 @@ def count_unsent(session: Session) -> int:
 
 def person_exists(session: Session, user_id: int) -> bool:
     return session.get(PersonRow, user_id) is not None
+
+
+# Schedules ---------------------------------------------------------------------------
+
+
+def schedule(session: Session, user_id: int, kind: str, key: str, at: datetime) -> None:
+    """Set when to come back to someone; a later call for the same (person, kind, key) moves it."""
+    row = session.scalars(
+        select(ScheduleRow).where(ScheduleRow.user_id == user_id, ScheduleRow.kind == kind, ScheduleRow.key == key)
+    ).first()
+    if row:
+        row.due_at = at
+    else:
+        row = ScheduleRow(user_id=user_id, kind=kind, key=key, due_at=at)
+    session.add(row)
+
+
+def due_schedule_ids(session: Session, now: datetime, limit: int = 200) -> list[int]:
+    query = select(ScheduleRow.id).where(ScheduleRow.due_at <= now).order_by(ScheduleRow.due_at, ScheduleRow.id).limit(limit)
+    return list(session.scalars(query))
+
+
+def claim_schedule(session: Session, schedule_id: int, now: datetime) -> ScheduleRow | None:
+    """Take one due row for this transaction: locked, so another process skips it; deleted on commit."""
+    query = (
+        select(ScheduleRow)
+        .where(ScheduleRow.id == schedule_id, ScheduleRow.due_at <= now)
+        .with_for_update(skip_locked=True)
+    )
+    row = session.scalars(query).first()
+    if row is None:
+        return None
+    claimed = ScheduleRow(id=row.id, user_id=row.user_id, kind=row.kind, key=row.key, due_at=_utc(row.due_at))
+    session.delete(row)
+    session.flush()
+    return claimed

@@ -97,7 +97,7 @@ class Stage:
 
     def _deliver(self, reader: Person, effect: Say) -> None:
         text = TEXTS.render(reader.language, effect.key, **effect.vars)
-        buttons = [(TEXTS.render(reader.language, b.label), b.data) for row in effect.buttons for b in row]
+        buttons = [(TEXTS.render(reader.language, b.label, **b.vars), b.data) for row in effect.buttons for b in row]
         self.inbox[reader.first_name].append(Message(reader.first_name, text, buttons))
         plain = html.unescape(re.sub(r"<[^>]+>", "", text))
         self.lines.append(f"  → {reader.first_name}: " + plain.replace("\n", "\n    "))

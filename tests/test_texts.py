@@ -7,14 +7,15 @@ from pathlib import Path
 
 import pytest
 
-from dialogues import engine, programme
+from dialogues import daily, engine, programme
 from dialogues.texts import LANGUAGES, Texts, keys, language_for, variables
 
 SAMPLE = {
     "partner": "Anna", "name": "Anna", "token": "abc", "role": "hurt", "text": "<hallo> & 'doei'",
     "exercise": "room", "suggested": "naming", "mine": "<hallo>", "theirs": "<hallo>", "turn": "Anna",
     "paused": False, "coach": True, "limit": 3, "round": 2, "done": ["room", "naming"], "plan": "<hallo>",
-    "proposals": ["<hallo>", "walk"], "question": "<hallo>", "country": "nl", "number": 1,
+    "proposals": ["<hallo>", "walk"], "question": "<hallo>", "country": "nl", "number": 1, "zone": "Amsterdam", "at": "20:00", "until": "", "city": "Amsterdam",
+    "days": 3, "my_score": 3, "my_word": "<hallo>", "their_score": 4, "their_word": "<hallo>",
     "data": {"settings": {"first_name": "<hallo>", "language": "nl", "country": None, "time_zone": "x", "role": None,
              "since": "x"}, "links": [], "consents": [], "written": [], "shared_with_me": []},
 }
@@ -40,10 +41,12 @@ def test_every_text_renders_and_escapes_what_people_wrote(language):
 
 def test_every_key_the_engine_names_exists():
     """Keys built at run time (f-strings) are covered by the golden transcripts."""
-    source = Path(engine.__file__).read_text() + Path(programme.__file__).read_text()
+    source = "".join(Path(m.__file__).read_text() for m in (engine, programme, daily))
     named = set(re.findall(r'Say\(\s*"(?:self|partner)",\s*"([^"]+)"', source))
     named |= set(re.findall(r'_ask\([^)]*?"([a-z_]+\.[a-z_.]+)"', source))
-    named |= {f"button.{choice}" for choices in engine.QUESTIONS.values() for choice in choices}
+    labelled = {q: c for q, c in engine.QUESTIONS.items() if q not in daily.CHOICES}  # daily buttons name their labels
+    named |= {f"button.{choice}" for choices in labelled.values() for choice in choices}
+    named |= set(re.findall(r'Button\(\s*f?"(button\.[a-z_]+)"', source)) - {"button."}
     assert len(named) > 60
     assert named - keys("en") == set()
 
@@ -65,4 +68,4 @@ def test_buttons_stay_short():
     for language in LANGUAGES:
         for key in keys(language):
             if key.startswith("button."):
-                assert len(texts.render(language, key)) <= 34, key
+                assert len(texts.render(language, key, **SAMPLE)) <= 34, key

@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:37:39.816722
+Create Date: 2026-11-25 11:49:04.837726
 """
 from alembic import op
 import sqlalchemy as sa
@@ -102,9 +102,25 @@ def upgrade() -> None:
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_people_couple_id'), ['couple_id'], unique=False)
 
+    op.create_table('schedules',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('user_id', sa.BigInteger(), nullable=False),
+    sa.Column('kind', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('key', sqlmodel.sql.sqltypes.AutoString(length=128), nullable=False),
+    sa.Column('due_at', sa.DateTime(timezone=True), nullable=False),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('user_id', 'kind', 'key')
+    )
+    with op.batch_alter_table('schedules', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_schedules_due_at'), ['due_at'], unique=False)
+
 
 
 def downgrade() -> None:
+    with op.batch_alter_table('schedules', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_schedules_due_at'))
+
+    op.drop_table('schedules')
     with op.batch_alter_table('people', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_people_couple_id'))
 

@@ -1,0 +1,69 @@
+"""The progress picture: both partners' check-ins over the past weeks, and the exercises done.
+
+A partner's score shows only for days both answered: the picture never reveals a private answer.
+"""
+
+from __future__ import annotations
+
+import base64
+import html
+import io
+from datetime import datetime, timedelta
+
+import matplotlib
+
+matplotlib.use("Agg")  # no display, and no pyplot global state: Figure objects only
+from babel.dates import format_date  # noqa: E402
+from matplotlib.figure import Figure  # noqa: E402
+
+from dialogues import clock  # noqa: E402
+from dialogues.model import World  # noqa: E402
+from dialogues.texts import Texts  # noqa: E402
+from storage.repo import Call  # noqa: E402
+
+WEEKS = 4
+COLOURS = ("#3f6f8f", "#c0673f")
+
+
+def calls(world: World, now: datetime, texts: Texts) -> list[Call]:
+    me = world.me
+    png = render(world, now, texts)
+    return [Call(me.user_id, "sendPhoto", {
+        "chat_id": me.user_id,
+        "caption": texts.render(me.language, "progress.caption"),
+        "photo": {"filename": "progress.png", "base64": base64.b64encode(png).decode()},
+    })]
+
+
+def render(world: World, now: datetime, texts: Texts) -> bytes:
+    me, partner, couple = world.me, world.partner, world.couple
+    language = me.language
+    say = lambda key: html.unescape(texts.render(language, key))  # noqa: E731 (labels are plain text)
+    today = clock.local_date(now, me.time_zone)
+    start = today - timedelta(weeks=WEEKS)
+    answered = {(c.user_id, c.day): c.score for c in couple.checkins if c.score is not None and c.day >= start}
+    both = {day for (uid, day) in answered if uid == partner.user_id and (me.user_id, day) in answered}
+
+    figure = Figure(figsize=(8, 4.5), dpi=100)
+    axes = figure.subplots()
+    for person, colour in zip((me, partner), COLOURS):
+        days = sorted(day for (uid, day) in answered if uid == person.user_id and (person is me or day in both))
+        label = say("progress.you") if person is me else partner.first_name
+        axes.plot(days, [answered[(person.user_id, d)] for d in days], marker="o", color=colour, label=label)
+    finished = [f for f in couple.finished if f.on >= start]
+    for index, done in enumerate(finished):
+        axes.axvline(done.on, color="#999999", linestyle=":", label=say("progress.exercise") if index == 0 else None)
+    if not answered:
+        axes.text(0.5, 0.5, say("progress.empty"), ha="center", va="center", transform=axes.transAxes, wrap=True)
+    axes.set_xlim(start, today + timedelta(days=1))
+    axes.set_ylim(0.5, 5.5)
+    axes.set_yticks(range(1, 6))
+    ticks = [start + timedelta(days=7 * week) for week in range(WEEKS + 1)]
+    axes.set_xticks(ticks, [format_date(d, "d MMM", locale=language) for d in ticks])
+    axes.set_title(say("progress.title"))
+    axes.set_ylabel(say("progress.score"))
+    axes.grid(alpha=0.3)
+    axes.legend(loc="lower left")
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
