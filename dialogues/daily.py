@@ -94,10 +94,10 @@ def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome
             return _set_zone(world, choice, now)
         case "checkin_time":
             return _set_time(world, choice, now)
-        case "pause_days":
-            until = now + timedelta(days=int(choice))
-            world = replace(world, me=replace(me, paused_until=until))
-            return world, [Say("self", "pause.set", {"until": clock.local_date(until, me.time_zone)})]
+        case "pause_days":  # whole local days: today and the next ones, up to and including the last
+            last_day = clock.local_date(now, me.time_zone) + timedelta(days=int(choice))
+            world = replace(world, me=replace(me, paused_until=clock.end_of_day(last_day, me.time_zone)))
+            return world, [Say("self", "pause.set", {"until": last_day})]
         case "settings":
             return _setting(world, choice, now)
         case "word":
@@ -131,7 +131,7 @@ def settings(world: World) -> Outcome:
                Button("button.resume_checkins" if paused else "button.pause_checkins",
                       "?settings:" + ("resume_checkins" if paused else "pause_checkins"))]
     vars = {"zone": clock.city(me.time_zone), "at": me.checkin_at, "country": me.country or "",
-            "until": clock.local_date(paused, me.time_zone) if paused else ""}
+            "until": clock.local_date(paused - timedelta(seconds=1), me.time_zone) if paused else ""}
     return _menu(world, "me", "settings", vars, buttons)
 
 

@@ -64,7 +64,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "care": ("cancel_request", "remove_therapist", "keep_therapist"),  # a partner's /therapist
     "register": ("skip",),
     "suggest": tuple(exercise.name for exercise in PROGRAMME),
-    "care_leave": ("leave_couple", "stay"),
+    "care_leave": ("leave_couple", "keep_following"),
     "couples": (),  # a couple's id, checked against the couples this therapist follows
 }
 CONSENT_CHOICES = ("allow", "refuse", "share_history", "keep_history")
@@ -559,7 +559,7 @@ def _therapist_press(world: World, data: str, now: datetime) -> Outcome:
             Say("couple", "consent.suggestion", {"therapist": care.name, "exercise": choice}),
             Say("self", "therapist.suggested", {"couple": couple, "exercise": choice}),
         ]
-    if choice == "stay":
+    if choice == "keep_following":
         return world, [Say("self", "therapist.stayed", {"couple": couple})]
     world = replace(world, care=replace(care, status=CareStatus.LEFT, ended_at=now), me=replace(world.me, couple_id=None))
     return world, [
