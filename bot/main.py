@@ -27,6 +27,7 @@ def main(argv: list[str] | None = None) -> int:
         "rotate-keys: re-encrypt every stored text under the first key in HERSTEL_ENCRYPTION_KEYS. "
         "Without a command: run when TELEGRAM_BOT_TOKEN is set, else the playground.",
     )
+    parser.add_argument("--keep", action="store_true", help="playground: keep its database (the path is printed)")
     args = parser.parse_args(argv)
     if args.command == "new-key":
         print(secret.new_key())
@@ -39,7 +40,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "playground" or (args.command is None and not settings.token):
         from bot.playground import run_playground
 
-        return asyncio.run(_until_signal(lambda stop: run_playground(_with_local_key(settings), stop)))
+        return asyncio.run(_until_signal(lambda stop: run_playground(_with_local_key(settings), stop, keep=args.keep)))
     if not settings.token and args.command != "rotate-keys":
         return _fail("Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env.")
     if not settings.keys:
