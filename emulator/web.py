@@ -160,7 +160,9 @@ class PlaygroundApi:
         }
 
     async def _state(self, request: web.Request) -> web.Response:
-        return web.json_response(self.state(), headers={"Cache-Control": "no-store"})
+        async with self._lock:  # not halfway through a reset
+            state = self.state()
+        return web.json_response(state, headers={"Cache-Control": "no-store"})
 
     # -- acting
 
@@ -240,6 +242,9 @@ class PlaygroundApi:
                 clock.advance(target - clock())
             else:
                 raise _bad("Send advance_hours or to_local_time.")
+            moved = getattr(self.host, "clock_moved", None)
+            if moved:
+                await moved()  # what fell due now happens at once, not at the next tick
         return web.json_response({"ok": True, "clock": clock_state(clock)})
 
     async def _reset(self, request: web.Request) -> web.Response:

@@ -116,6 +116,10 @@ class Playground:
             self._runner = None
         await self._close_scene()
 
+    async def clock_moved(self) -> None:
+        if self.bot is not None:
+            await self.bot.tick()
+
     async def reset(self) -> None:
         """Start over: a new database, a new emulator with new people, the clock back to now."""
         await self._close_scene()

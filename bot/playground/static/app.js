@@ -7,6 +7,8 @@
 
 (() => {
   const POLL_MS = 700;
+  const QUICK_POLL_MS = 150;
+  const QUICK_FOR_MS = 2500;
   const SAFE_SCHEMES = new Set(["http:", "https:"]);
   const TAGS = {
     bold: "b", italic: "i", underline: "u", strikethrough: "s", code: "code", pre: "pre",
@@ -72,7 +74,7 @@
     const run = actions.then(() => api(path, body));
     actions = run.catch(() => {});
     return run.then(
-      (data) => { problem(""); refresh(); return data; },
+      (data) => { problem(""); quickUntil = Date.now() + QUICK_FOR_MS; refresh(); return data; },
       (error) => { problem(error.message); return null; },
     );
   }
@@ -108,9 +110,12 @@
     }
   }
 
+  // Quicker for a moment after an action, so the bot's answer shows as soon as it is sent.
+  let quickUntil = 0;
+
   async function poll() {
     await refresh();
-    setTimeout(poll, POLL_MS);
+    setTimeout(poll, Date.now() < quickUntil ? QUICK_POLL_MS : POLL_MS);
   }
 
   // ---- drawing the state --------------------------------------------------------------------
@@ -175,6 +180,7 @@
       pane.root.classList.toggle("active", on);
       pane.tab.setAttribute("aria-selected", String(on));
       if (on) setUnread(pane, false);
+      if (on && pane.stick) pane.list.scrollTop = pane.list.scrollHeight; // it could not scroll while hidden
     }
   }
 
@@ -208,11 +214,10 @@
     }, el("span", { text: "/" }));
     const stickerButton = el("button", { type: "button", class: "icon-button", title: "Send a sticker", "aria-label": "Send a sticker" }, icon("sticker"));
     const photoButton = el("button", { type: "button", class: "icon-button", title: "Send a photo", "aria-label": "Send a photo" }, icon("photo"));
-    const sendButton = el("button", { type: "submit", class: "send-button", title: "Send", "aria-label": "Send" }, icon("send"));
+    const sendButton = el("button", { type: "submit", class: "send-button", title: "Send message", "aria-label": "Send message" }, icon("send"));
     const form = el("form", { class: "composer" }, menuButton, input, stickerButton, photoButton, sendButton);
     const root = el("section", {
       class: "pane", id: `pane-${seat.key}`, "data-person": seat.key, "aria-label": `${seat.title}'s chat`,
-      role: "tabpanel", "aria-labelledby": `tab-${seat.key}`,
     },
     el("header", { class: "pane-head" },
       el("span", { class: `avatar seat-${seat.key}`, "aria-hidden": "true", text: initial }),
@@ -222,7 +227,7 @@
 
     const pane = {
       key: seat.key, seat, root, list, prompt, menu, keyboard, toast, input, menuButton, languageButtons,
-      signature: "", menuSignature: "", keyboardSignature: "", count: 0, toastSeen: -1, revealed: new Set(),
+      signature: "", menuSignature: "", keyboardSignature: "", count: 0, toastSeen: -1, revealed: new Set(), stick: true,
       tab: null,
     };
 
@@ -234,6 +239,9 @@
       }
     });
     input.addEventListener("input", () => grow(input));
+    list.addEventListener("scroll", () => {
+      pane.stick = list.scrollHeight - list.scrollTop - list.clientHeight < 60;
+    });
     menuButton.addEventListener("click", () => (menu.hidden ? openMenu(pane) : closeMenu(pane)));
     stickerButton.addEventListener("click", () => act("/api/media", { person: seat.key, kind: "sticker" }));
     photoButton.addEventListener("click", () => act("/api/media", { person: seat.key, kind: "photo" }));
@@ -285,7 +293,10 @@
     const grew = person.messages.length > pane.count;
     if (grew && pane.count > 0 && phoneLayout() && active !== pane.key) setUnread(pane, true);
     pane.count = person.messages.length;
-    if (atBottom || grew) list.scrollTop = list.scrollHeight;
+    if (atBottom || grew) {
+      list.scrollTop = list.scrollHeight;
+      pane.stick = true;
+    }
   }
 
   function emptyHint(pane) {
@@ -298,7 +309,8 @@
   function messageNode(pane, m) {
     const body = el("div", { class: "body" });
     if (m.kind === "sticker") {
-      body.append(el("span", { class: "sticker-face", text: m.emoji || "Sticker" }), el("span", { class: "media-label", text: "Sticker" }));
+      // drawn, not an emoji glyph: many machines (and headless browsers) have no colour emoji font
+      body.append(el("span", { class: "sticker-face", role: "img", "aria-label": `Sticker ${m.emoji || ""}`.trim() }, icon("sticker")));
     } else if (m.kind === "photo") {
       body.append(el("div", { class: "photo-frame", "aria-label": "Photo" }, icon("photo")));
     } else if (m.kind === "document") {
