@@ -236,7 +236,9 @@ def on_due(world: World, event: Due, now: datetime) -> Outcome:
 
 def _checkin_due(world: World, event: Due, now: datetime, paused: bool) -> Outcome:
     me = world.me
-    due = event.due_at or now
+    # The most recent check-in moment that has passed: a row overdue by days catches up to it.
+    latest = clock.next_local(_time(me.checkin_at), me.time_zone, now - timedelta(days=1))
+    due = max(event.due_at or now, latest if latest <= now else event.due_at or now)
     following = _schedule_checkin(me, "self", max(now, due))
     day = clock.local_date(due, me.time_zone)
     late = now - due > LATE

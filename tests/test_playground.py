@@ -233,3 +233,62 @@ async def _address_line(stdout: asyncio.StreamReader) -> str:
         if m := re.fullmatch(r"Herstel playground: (http://127\.0\.0\.1:\d+/)\n", line):
             return m.group(1)
     raise AssertionError("herstel ended without printing the playground address")
+
+
+JOURNEY = {
+    "en": {"elsewhere": "Somewhere else", "time": "20:00", "naming": "Naming what happened", "send": "Send",
+           "read": "I have read it", "impact": "What it did to me", "said": "I've said what I need for now",
+           "yes": "Yes, that's it", "check_in": "A moment for yourself.", "heard": "Ben feels heard",
+           "named": "I lied to you for a year. It was my choice.", "impact_text": "I stopped sleeping.",
+           "mirror": "What I hear you saying is that you cannot rest."},
+    "nl": {"elsewhere": "Ergens anders", "time": "20.00", "naming": "Uitspreken wat er gebeurde", "send": "Versturen",
+           "read": "Ik heb het gelezen", "impact": "Wat het met mij deed", "said": "Dit was het voor nu",
+           "yes": "Ja, zo is het", "check_in": "Even een moment voor jezelf.", "heard": "Ben voelt zich gehoord",
+           "named": "Ik heb een jaar tegen je gelogen. Het was mijn keuze.", "impact_text": "Ik slaap niet meer.",
+           "mirror": "Wat ik je hoor zeggen is dat je geen rust meer hebt."},
+}
+
+
+async def write(chat, text: str) -> None:
+    await chat.get_by_role("textbox").fill(text)
+    await chat.get_by_role("textbox").press("Enter")
+    await expect(chat.locator(".bubble.me").last).to_have_text(text)
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+async def test_a_couple_names_mirrors_and_gets_their_check_in_by_clicking(page, tmp_path, language):
+    words, say = WORDS[language], JOURNEY[language]
+    anna, ben = pane(page, "a"), pane(page, "b")
+    if language == "nl":
+        for chat in (anna, ben):
+            await chat.get_by_role("button", name="NL").click()
+    await pair_by_clicking(page, words)
+    for chat in (anna, ben):  # both live in Amsterdam, the zone of the clock controls, and check in at 20:00
+        await press(chat, say["elsewhere"])
+        await write(chat, "Amsterdam")
+        await press(chat, say["time"])
+
+    await write(anna, "/menu")
+    await press(anna, say["naming"])
+    await write(anna, say["named"])
+    await press(anna, say["send"])
+    await expect(ben.locator(".bubble.bot").last).to_contain_text(say["named"])
+    await press(ben, say["read"])
+
+    await page.get_by_role("button", name="To tomorrow 20:00").click()  # a new evening: check-ins arrive
+    for chat in (anna, ben):
+        await expect(chat.locator(".messages")).to_contain_text(say["check_in"])
+
+    await write(ben, "/menu")
+    await press(ben, say["impact"])
+    await write(ben, say["impact_text"])
+    await expect(anna.locator(".bubble.bot blockquote").last).to_have_text(say["impact_text"])
+    await press(ben, say["said"])
+    await write(anna, say["mirror"])
+    await expect(ben.locator(".bubble.bot").last).to_contain_text(say["mirror"])
+    await press(ben, say["yes"])
+    await expect(anna.locator(".messages")).to_contain_text(say["heard"])
+
+    screenshot = tmp_path / f"journey-{language}.png"
+    await page.screenshot(path=str(screenshot), full_page=True)
+    assert screenshot.stat().st_size > 10_000
