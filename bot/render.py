@@ -26,7 +26,10 @@ def to_calls(
             params["text"] = texts.render(language, toast.key)
         calls.append(Call(chat_id, "answerCallbackQuery", params))
     for effect in effects:
-        if isinstance(effect, Say):
+        if isinstance(effect, Say) and effect.to == "couple":  # both partners, from a therapist's event
+            for member in world.members:
+                calls.extend(_messages(effect, member.user_id, member.language, texts))
+        elif isinstance(effect, Say):
             to_chat, to_language = _address(effect, world, chat_id, language)
             calls.extend(_messages(effect, to_chat, to_language, texts))
         elif isinstance(effect, LeaveChat):
@@ -39,6 +42,8 @@ def _address(effect: Say, world: World, chat_id: int, language: str) -> tuple[in
         return chat_id, world.me.language if world.me else language
     if effect.to == "partner" and world.partner:
         return world.partner.user_id, world.partner.language
+    if effect.to == "therapist" and world.therapist:
+        return world.therapist.user_id, world.therapist.language
     raise ValueError(f"no recipient {effect.to!r} for {effect.key}")
 
 

@@ -121,17 +121,21 @@ def concerns(world: World, event) -> bool:
                 return True
             case Command():
                 return event.name not in ENGINE_COMMANDS
-            case Press():
-                return me.asking not in ENGINE_QUESTIONS or event.data.startswith(PRESS_PREFIX)
+            case Press():  # everything but the engine's own menus (language, country, delete)
+                return not (me.asking in ENGINE_QUESTIONS and _menu_shaped(event.data))
         return False
     match event:
         case Start():
             return bool(event.payload) and event.payload.startswith(LINK_PREFIX)
         case Command():
             return event.name in ("therapist", "couples")
-        case Press():
-            return event.data.startswith(PRESS_PREFIX) or owns(me.asking)
+        case Press():  # consent buttons, and presses on a menu of this flow (not check-in buttons)
+            return event.data.startswith(PRESS_PREFIX) or (owns(me.asking) and _menu_shaped(event.data))
     return False
+
+
+def _menu_shaped(data: str) -> bool:
+    return data.partition(":")[0].isdigit()
 
 
 def on_event(world: World, event, now: datetime) -> Outcome:
@@ -592,7 +596,7 @@ def _choose(world: World) -> Outcome:
     if me.couple_id is not None and not _talking(world):
         world = replace(world, me=replace(me, couple_id=None))
     world, effects = _couples(world)
-    return world, [Say("self", "therapist.choose"), *effects]
+    return world, [Say("self", "therapist.choose"), *effects] if world.followed else effects
 
 
 def _progress(world: World) -> Outcome:
