@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Text, delete, or_, select, type_coerce, update
@@ -10,7 +11,7 @@ from sqlmodel import Session, SQLModel
 
 from dialogues.model import Couple
 from storage import codec, secret
-from storage.models import CoupleRow, EntryRow, InboxRow, InviteRow, OutboxRow, PersonRow, ScheduleRow
+from storage.models import CareRow, CoupleRow, EntryRow, InboxRow, InviteRow, OutboxRow, PersonRow, ScheduleRow
 from storage.secret import SecretText
 
 ERASED = 0  # stands in for an erased person's id where the partner's history needs a member
@@ -23,6 +24,7 @@ def export(session: Session, user_id: int) -> dict:
         select(CoupleRow).where(or_(CoupleRow.member_a == user_id, CoupleRow.member_b == user_id))
     ).all()
     couple_ids = [c.id for c in couples]
+    cares = session.scalars(select(CareRow).where(CareRow.couple_id.in_(couple_ids)).order_by(CareRow.created_at)).all()
     entries = session.scalars(
         select(EntryRow).where(or_(EntryRow.author_id == user_id, EntryRow.couple_id.in_(couple_ids))).order_by(EntryRow.id)
     ).all()
@@ -40,9 +42,20 @@ def export(session: Session, user_id: int) -> dict:
             {"started": c.started_at.isoformat(), "ended": c.ended_at.isoformat() if c.ended_at else None}
             for c in couples
         ],
-        "consents": [],  # therapist consents are added here when a therapist is part of the thread
+        "consents": [_consent(care, user_id) for care in cares],
         "written": [_entry(e) for e in entries if e.author_id == user_id],
         "shared_with_me": [_entry(e) for e in entries if e.author_id != user_id],
+    }
+
+
+def _consent(care: CareRow, user_id: int) -> dict:
+    """This person's own choices about a therapist; the partner's choices are theirs, not listed."""
+    return {
+        "therapist": care.name, "practice": care.practice, "status": care.status,
+        "you_allowed": user_id in json.loads(care.allowed_by),
+        "you_shared_history": user_id in json.loads(care.history_by),
+        "joined": care.joined_at.isoformat() if care.joined_at else None,
+        "ended": care.ended_at.isoformat() if care.ended_at else None,
     }
 
 
