@@ -10,7 +10,7 @@ SAY = {
     "en": {
         "naming": "Naming what happened", "impact": "What it did to me", "send": "Send", "read": "I have read it",
         "said": "I've said what I need for now", "yes": "Yes, that's it", "not_quite": "Not quite",
-        "named": "has written down what they did", "has_read": "Ben has read what you wrote.",
+        "named": "has written down what they did", "has_read": "A response.\nBen has read what you wrote.",
         "did_hear": "Did Anna hear you?", "done": "This exercise is done", "kept": "I have kept your message",
         "earlier": "wrote this earlier",
         "naming_text": "I had an affair with a colleague for six months. It was my choice.",
@@ -22,7 +22,7 @@ SAY = {
     "nl": {
         "naming": "Uitspreken wat er gebeurde", "impact": "Wat het met mij deed", "send": "Versturen",
         "read": "Ik heb het gelezen", "said": "Dit was het voor nu", "yes": "Ja, zo is het", "not_quite": "Niet helemaal",
-        "named": "heeft opgeschreven wat er is gebeurd", "has_read": "Ben heeft gelezen wat je schreef.",
+        "named": "heeft opgeschreven wat er is gebeurd", "has_read": "Een reactie.\nBen heeft gelezen wat je schreef.",
         "did_hear": "Heeft Anna je gehoord?", "done": "Deze oefening is klaar", "kept": "Ik heb je bericht bewaard",
         "earlier": "schreef dit eerder",
         "naming_text": "Ik had een half jaar een verhouding met een collega. Het was mijn keuze.",
