@@ -36,7 +36,6 @@ from dialogues.model import (
     CareStatus,
     Command,
     Effect,
-    Person,
     Phase,
     Press,
     Record,
