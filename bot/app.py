@@ -30,7 +30,7 @@ from storage import privacy, repo, secret
 from storage.db import make_engine, migrate
 
 from bot import intake, unit_of_work
-from bot.courier import Backoff, Courier, Pace
+from bot.courier import Backoff, Courier, Pace, nap
 from bot.settings import Settings
 from bot.webhook import WebhookServer
 
@@ -38,7 +38,7 @@ log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
 # dicts to store, so both use Bot.do_api_request on purpose.
 warnings.filterwarnings("ignore", r"Please use 'Bot\.\w+' instead of", PTBUserWarning)
-COMMANDS = ("start", "menu", "pause", "settings", "progress", "language", "help", "export", "delete", "leave")
+COMMANDS = ("start", "menu", "pause", "settings", "progress", "language", "help", "export", "delete", "leave", "therapist", "couples")
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
 
 
@@ -130,15 +130,20 @@ class HerstelBot:
         self.engine.dispose()
 
     async def run_until_stopped(self, stop: asyncio.Event) -> None:
-        await self.start()
+        stopped = asyncio.create_task(stop.wait())
+        starting = asyncio.create_task(self.start())  # may wait a long time for Telegram; a stop ends that
         try:
-            done, _ = await asyncio.wait(
-                [asyncio.create_task(stop.wait()), *self._tasks], return_when=asyncio.FIRST_COMPLETED
-            )
-            for task in done:
-                if task.exception():
-                    raise task.exception()
+            await asyncio.wait([starting, stopped], return_when=asyncio.FIRST_COMPLETED)
+            if not stopped.done():
+                starting.result()
+                done, _ = await asyncio.wait([stopped, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
+                for task in done:
+                    if task is not stopped and task.exception():
+                        raise task.exception()
         finally:
+            for task in (starting, stopped):
+                task.cancel()
+            await asyncio.gather(starting, stopped, return_exceptions=True)
             await self.stop()
 
     async def settled(self, timeout: float = 10.0) -> None:
@@ -201,10 +206,7 @@ class HerstelBot:
             elif not pending and not self._stopping:
                 if not self._wake.is_set():
                     self._idle.set()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), timeout=1.0)
-                except TimeoutError:
-                    pass
+                await nap(self._wake, 1.0)
 
     async def _work_once(self) -> tuple[int, int]:
         """Handle the stored updates, oldest first; returns how many were pending and handled here.

@@ -1,84 +1,309 @@
-"""Delivers the outbox: in order, after the commit, and never gives up on a person.
+"""Delivers the outbox: each chat's calls in order, after the commit, and never gives up on a person.
 
 At-least-once: a call is marked sent after Telegram accepted it, so a crash between the
 two sends it again on restart. That gap is the only place a duplicate can come from.
+
+Several processes may deliver from one PostgreSQL database. Only the oldest unsent call of a
+chat is due, and a call is made while its row is locked (SELECT … FOR UPDATE SKIP LOCKED) until
+it is marked sent in the same transaction. So each call leaves from one process, and one chat's
+calls leave in order. A crash releases the lock at once; nothing waits for a lease to run out.
+
+What Telegram answers decides what happens next:
+- 429: wait `retry_after` seconds, then try again.
+- 5xx, a timeout, a dropped connection: back off (doubling, capped) and try again, for ever.
+- 400: never retried; logged without any text. "message is too long" is fixed by sending the
+  text in parts (the rest is kept in the row, so a crash resends at most one part).
+- 403 from a person: they blocked the bot. Their calls wait until they write again, and their
+  partner is told once (see `unit_of_work.unreachable`). A 403 from a group is given up.
+
+Pace (see `Pace`): all calls together leave at `per_second` (HERSTEL_SEND_RATE, 25 by default,
+below Telegram's ~30); messages into one chat may come in a burst of `chat_burst` (40), then at most
+`chat_per_second` (Telegram: "avoid more than one message a second in one chat; short bursts are
+tolerated"). Both are token buckets in this process: two processes each keep their own pace.
 """
 
 from __future__ import annotations
 
 import asyncio
+import base64
+import html
 import logging
+import re
+import time
+from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Awaitable, Callable
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
-from telegram import Bot
-from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
+from telegram import Bot, InputFile
+from telegram.error import BadRequest, ChatMigrated, EndPointNotFound, Forbidden, InvalidToken, RetryAfter, TelegramError
 
 from storage import repo
 
+from bot.split import LIMIT, split_html
+
 log = logging.getLogger(__name__)
-MAX_BACKOFF = 30.0
+REST = "herstel_rest"  # in a call's stored params: the parts of a too long text still to send
+POSTING = ("send", "edit", "copy", "forward")  # methods that put a message in a chat
+
+
+@dataclass(frozen=True)
+class Pace:
+    """How fast calls leave, and how long to wait when Telegram cannot be reached."""
+
+    per_second: float = 25.0  # every call together (HERSTEL_SEND_RATE)
+    chat_per_second: float = 1.0  # messages into one chat, once a burst is used up
+    chat_burst: int = 40  # after a quiet spell; the emulator in the tests tolerates 40, its default 20
+    backoff_base: float = 0.5  # first pause after a 5xx or network error; doubles each time
+    backoff_cap: float = 30.0
+    read_timeout: float = 10.0  # seconds to wait for Telegram's answer to one call
+
+
+async def nap(event: asyncio.Event, seconds: float) -> None:
+    """Until `event` is set or `seconds` have passed. (Not asyncio.wait_for(event.wait()): on Python
+    3.11 a cancel that meets its timeout can be lost, and a task cancelled there never ends.)"""
+    if event.is_set():
+        return
+    waiter = asyncio.ensure_future(event.wait())
+    try:
+        await asyncio.wait([waiter], timeout=seconds)
+    finally:
+        waiter.cancel()
+
+
+class Backoff:
+    """Pauses that double from `base` up to `cap`; reset after a success."""
+
+    def __init__(self, base: float, cap: float) -> None:
+        self.base, self.cap, self.failures = base, cap, 0
+
+    def next(self) -> float:
+        self.failures += 1
+        return min(self.cap, self.base * 2 ** min(self.failures - 1, 30))
+
+    def reset(self) -> None:
+        self.failures = 0
+
+
+class _Bucket:
+    def __init__(self, rate: float, burst: float, now: float) -> None:
+        self.rate, self.burst, self.tokens, self.stamp = rate, burst, float(burst), now
+
+    def wait(self, now: float) -> float:
+        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
+        self.stamp = now
+        return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
+
+
+class Limiter:
+    """Token buckets: one for every call, one per chat for calls that post a message."""
+
+    def __init__(self, pace: Pace, clock: Callable[[], float] = time.monotonic) -> None:
+        self._pace, self._clock = pace, clock
+        self._all = _Bucket(pace.per_second, max(1.0, pace.per_second), clock())
+        self._chats: dict[int, _Bucket] = {}
+
+    def wait(self, chat_id: int, method: str) -> float:
+        """Seconds until this call may leave (0: now)."""
+        now = self._clock()
+        wait = self._all.wait(now)
+        if method.lower().startswith(POSTING):
+            bucket = self._chats.get(chat_id)
+            if bucket is None:
+                if len(self._chats) > 10_000:  # forget chats whose bucket is full again
+                    self._chats = {k: b for k, b in self._chats.items() if b.wait(now) == 0 and b.tokens < b.burst}
+                bucket = self._chats[chat_id] = _Bucket(self._pace.chat_per_second, self._pace.chat_burst, now)
+            wait = max(wait, bucket.wait(now))
+        return wait
+
+    def take(self, chat_id: int, method: str) -> None:
+        self._all.tokens -= 1
+        if method.lower().startswith(POSTING):
+            self._chats[chat_id].tokens -= 1
 
 
 class Courier:
-    def __init__(self, bot: Bot, engine: Engine, clock: Callable[[], datetime]) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        engine: Engine,
+        clock: Callable[[], datetime],
+        pace: Pace | None = None,
+        on_blocked: Callable[[int], Awaitable[None] | None] | None = None,
+    ) -> None:
         self._bot = bot
         self._engine = engine
         self._clock = clock
-        self._failures = 0
+        self.pace = pace or Pace()
+        self._limiter = Limiter(self.pace)
+        self.backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
+        self.sleep = asyncio.sleep  # every pause after a refusal or an error goes through here
+        self._on_blocked = on_blocked
+        self._wake = asyncio.Event()
+        self.idle = asyncio.Event()
+        self._stopping = False
+
+    # The loop ----------------------------------------------------------------------------
+
+    def wake(self) -> None:
+        """Something was committed to the outbox (or someone became reachable)."""
+        self.idle.clear()
+        self._wake.set()
+
+    def stop_soon(self) -> None:
+        """Finish the call in hand, then stop."""
+        self._stopping = True
+        self._wake.set()
+
+    async def run(self) -> None:
+        while not self._stopping:
+            self._wake.clear()
+            try:
+                await self.deliver_due()
+            except SQLAlchemyError as exc:
+                delay = self.backoff.next()
+                log.warning("the database cannot be reached from the courier (%s); retrying in %.1f s",
+                            type(exc).__name__, delay)
+                await self.sleep(delay)
+                continue
+            if self._stopping:
+                return
+            if not self._wake.is_set():
+                self.idle.set()
+            await nap(self._wake, 1.0)
 
     async def deliver_due(self) -> None:
         """Send every due call; returns when none is left (or all that remain wait on a blocked person)."""
-        while True:
+        while not self._stopping:
             with Session(self._engine) as session:
-                due = repo.due_calls(session, limit=50)
-            if not due:
+                heads = repo.due_heads(session, limit=100)
+            if not heads:
                 return
-            for queued in due:
-                await self._deliver(queued)
+            waits = []
+            attempted = False
+            for queued in heads:
+                if self._stopping:
+                    return
+                wait = self._limiter.wait(queued.call.chat_id, queued.call.method)
+                if wait > 0:
+                    waits.append(wait)
+                    continue
+                if await self._deliver(queued):
+                    attempted = True
+            if not attempted:  # every due call waits for its pace, or another process has it
+                await asyncio.sleep(min(waits) if waits else 0.05)
 
-    async def _deliver(self, queued: repo.QueuedCall) -> None:
+    # One call ----------------------------------------------------------------------------
+
+    async def _deliver(self, queued: repo.QueuedCall) -> bool:
+        """One attempt at one call; False if it was not ours to make. A call that is not finished
+        stays due for the next round."""
         call = queued.call
-        while True:
+        pause = 0.0
+        blocked = False
+        with Session(self._engine) as session:
+            if not repo.lock_call(session, queued.id):
+                return False  # sent meanwhile, or another process is sending it
+            self._limiter.take(call.chat_id, call.method)
             try:
-                await self._bot.do_api_request(call.method, api_kwargs=call.params)
+                await self._bot.do_api_request(
+                    call.method, api_kwargs=_sendable(call.params), read_timeout=self.pace.read_timeout
+                )
             except RetryAfter as exc:
                 wait = exc.retry_after
-                seconds = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                log.info("rate limited on %s; waiting %.0f s", call.method, seconds)
-                await asyncio.sleep(seconds)
-                continue
+                pause = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
+                log.info("rate limited on %s; waiting %.0f s", call.method, pause)
             except Forbidden:
-                self._finish_forbidden(queued)
-                return
-            except BadRequest as exc:
-                # Telegram will refuse this call however often we try: record it and move on.
-                log.error("Telegram refused %s (call %s): %s", call.method, queued.id, exc.message)
-                self._mark(queued.id, failed=True)
-                return
-            except (NetworkError, TelegramError) as exc:
-                self._failures += 1
-                delay = min(MAX_BACKOFF, 0.5 * 2 ** min(self._failures, 8))
-                log.warning("could not reach Telegram (%s); retrying in %.1f s", type(exc).__name__, delay)
-                await asyncio.sleep(delay)
-                continue
-            self._failures = 0
-            self._mark(queued.id)
-            return
-
-    def _finish_forbidden(self, queued: repo.QueuedCall) -> None:
-        """A person who blocked the bot keeps their messages until they write again; a group is given up."""
-        with Session(self._engine) as session:
-            if queued.call.chat_id > 0 and repo.person_exists(session, queued.call.chat_id):
-                log.info("person %s blocked the bot; holding their messages", queued.call.chat_id)
-                repo.set_reachable(session, queued.call.chat_id, False)
+                blocked = True
+            except (BadRequest, ChatMigrated, EndPointNotFound) as exc:
+                self._refused(session, queued, exc)
+                session.commit()
+            except InvalidToken:
+                raise
+            except TelegramError as exc:  # NetworkError, TimedOut, 5xx, anything Telegram may get over
+                pause = self.backoff.next()
+                log.warning("could not reach Telegram for %s (%s); retrying in %.1f s",
+                            call.method, type(exc).__name__, pause)
             else:
-                repo.mark_sent(session, queued.id, self._clock(), failed=True)
-            session.commit()
+                self.backoff.reset()
+                self._sent(session, queued)
+                session.commit()
+        if blocked:
+            await self._forbidden(queued)
+        if pause:
+            await self.sleep(pause)
+        return True
 
-    def _mark(self, call_id: int, failed: bool = False) -> None:
+    def _sent(self, session: Session, queued: repo.QueuedCall) -> None:
+        rest = queued.call.params.get(REST)
+        if rest:  # a text sent in parts: the next part becomes the call
+            params = {**queued.call.params, "text": rest[0], REST: rest[1:]}
+            repo.replace_params(session, queued.id, params)
+        else:
+            repo.mark_sent(session, queued.id, self._clock())
+
+    def _refused(self, session: Session, queued: repo.QueuedCall, exc: TelegramError) -> None:
+        """Telegram will refuse this call however often we try: fix it if we can, else record it."""
+        call = queued.call
+        reason = _reason(exc.message)
+        if "too long" in reason and call.method == "sendMessage" and isinstance(call.params.get("text"), str):
+            parts = _smaller_parts(call.params["text"])
+            if len(parts) > 1:
+                log.warning("Telegram found message %s too long; sending it in %d parts", queued.id, len(parts))
+                rest = [*parts[1:], *call.params.get(REST, [])]
+                repo.replace_params(session, queued.id, {**call.params, "text": parts[0], REST: rest})
+                return
+        log.error("Telegram refused %s (call %s): %s", call.method, queued.id, reason)
+        repo.mark_sent(session, queued.id, self._clock(), failed=True)
+
+    async def _forbidden(self, queued: repo.QueuedCall) -> None:
+        """A person who blocked the bot keeps their messages until they write again; a group is given up."""
+        chat_id = queued.call.chat_id
         with Session(self._engine) as session:
-            repo.mark_sent(session, call_id, self._clock(), failed=failed)
-            session.commit()
+            person = chat_id > 0 and repo.person_exists(session, chat_id)
+            if not person:
+                repo.mark_sent(session, queued.id, self._clock(), failed=True)
+                session.commit()
+                log.info("a group or unknown chat refused call %s; given up", queued.id)
+                return
+        log.info("person %s cannot be reached (blocked the bot); holding their messages", chat_id)
+        if self._on_blocked is not None:
+            result = self._on_blocked(chat_id)
+            if asyncio.iscoroutine(result):
+                await result
+        else:
+            with Session(self._engine) as session:
+                repo.set_reachable(session, chat_id, False)
+                session.commit()
+
+
+def _sendable(params: dict) -> dict:
+    """The parameters as Telegram gets them: files as uploads, and, while a text is sent in parts,
+    its buttons only under the last part."""
+    sendable = {}
+    for key, value in params.items():
+        if key == REST:
+            continue
+        if isinstance(value, dict) and "base64" in value:
+            value = InputFile(base64.b64decode(value["base64"]), filename=value.get("filename"))
+        sendable[key] = value
+    if params.get(REST):
+        sendable.pop("reply_markup", None)
+    return sendable
+
+
+def _reason(description: str) -> str:
+    """Telegram's description, without anything quoted from the message (it may hold what someone wrote)."""
+    reason = re.sub(r"^(Bad Request|Forbidden):\s*", "", description or "", flags=re.IGNORECASE)
+    reason = reason.split(":", 1)[0]
+    reason = re.sub(r"(\"[^\"]*\"|'[^']*'|`[^`]*`)", "…", reason)
+    return reason[:80].strip().lower() or "no reason given"
+
+
+def _smaller_parts(text: str) -> list[str]:
+    """Split a text Telegram found too long: at the usual limit if it is above it, else in halves."""
+    width = len(html.unescape(re.sub(r"<[^>]*>", "", text)).encode("utf-16-le")) // 2
+    limit = LIMIT if width > LIMIT else -(-width // 2)
+    return split_html(text, limit=max(1, limit))

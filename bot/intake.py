@@ -1,54 +1,88 @@
 """Polling that loses nothing: store what getUpdates returns, commit, only then ask for more.
 
 Telegram counts an update as confirmed when getUpdates is called with a higher offset, so
-by the time it forgets an update, that update is already in our database.
+by the time it forgets an update, that update is already in our database. When the database
+cannot be reached, the intake waits and asks again with the same offset: Telegram keeps what
+it could not store.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Callable
 
 from sqlalchemy import Engine
+from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from telegram import Bot
-from telegram.error import Conflict, InvalidToken, NetworkError, RetryAfter, TelegramError
+from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from storage import repo
 
+from bot.courier import Backoff
+
 log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 25
-MAX_BACKOFF = 30.0
 
 
-async def poll(bot: Bot, engine: Engine, clock: Callable[[], datetime], on_stored: Callable[[], None]) -> None:
+async def poll(
+    bot: Bot,
+    engine: Engine,
+    clock: Callable[[], datetime],
+    on_stored: Callable[[], None],
+    backoff: Backoff | None = None,
+) -> None:
     """Runs until cancelled. Cancelling is safe at any point: nothing is confirmed before it is stored."""
-    with Session(engine) as session:
-        offset = repo.polling_offset(session)
-    failures = 0
+    backoff = backoff or Backoff(0.5, 30.0)
+    offset = None
     while True:
         try:
+            if offset is None:
+                with Session(engine) as session:
+                    offset = repo.polling_offset(session) or 0
             updates = await bot.do_api_request(
                 "getUpdates",
                 api_kwargs={"offset": offset, "timeout": LONG_POLL_SECONDS, "limit": 100},
                 read_timeout=LONG_POLL_SECONDS + 10,
             )
+            if updates:
+                repo.store_updates(engine, updates, clock())
+                offset = max(offset, max(u["update_id"] for u in updates) + 1)
+                log.debug("stored %d updates", len(updates))
+                on_stored()
         except InvalidToken:
             raise
         except RetryAfter as exc:
-            await asyncio.sleep(float(getattr(exc.retry_after, "total_seconds", lambda: exc.retry_after)()))
+            wait = exc.retry_after
+            await asyncio.sleep(wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
             continue
-        except (Conflict, NetworkError, TelegramError) as exc:
-            failures += 1
-            delay = min(MAX_BACKOFF, 0.5 * 2 ** min(failures, 8))
+        except TelegramError as exc:  # Conflict, NetworkError, TimedOut, 5xx
+            delay = backoff.next()
             log.warning("getUpdates failed (%s); retrying in %.1f s", type(exc).__name__, delay)
             await asyncio.sleep(delay)
             continue
-        failures = 0
-        if updates:
-            repo.store_updates(engine, updates, clock())
-            offset = max(u["update_id"] for u in updates) + 1
-            log.debug("stored %d updates", len(updates))
-            on_stored()
+        except SQLAlchemyError as exc:
+            delay = backoff.next()
+            log.warning("the database cannot be reached; updates stay with Telegram (%s); retrying in %.1f s",
+                        type(exc).__name__, delay)
+            await asyncio.sleep(delay)
+            continue
+        backoff.reset()
+
+
+async def confirm(bot: Bot, engine: Engine) -> None:
+    """On a graceful stop: tell Telegram that everything stored is stored (offset = the next one).
+
+    With timeout 0 and limit 1 the call returns at once; the one update it may return is not
+    confirmed by it, so nothing is lost.
+    """
+    with Session(engine) as session:
+        offset = repo.polling_offset(session)
+    if offset is None:
+        return
+    try:
+        await bot.do_api_request("getUpdates", api_kwargs={"offset": offset, "timeout": 0, "limit": 1})
+    except TelegramError as exc:
+        log.warning("could not confirm the stored updates (%s); Telegram sends them again", type(exc).__name__)

@@ -17,6 +17,8 @@ from dialogues.texts import Texts
 from storage import privacy, repo
 
 from bot import progress
+from bot import history
+from dialogues.model import ShareHistory
 from bot.convert import reachability, to_event
 from bot.render import to_calls
 
@@ -88,6 +90,9 @@ def apply(
         calls = progress.calls(world, now, texts) + calls
     if any(isinstance(e, Erase) for e in effects):
         privacy.erase(session, world.me.user_id)  # after the state is saved, before the goodbyes
+        repo.forget_cares(session, world.me.user_id)
+    for share in (e for e in effects if isinstance(e, ShareHistory)):
+        calls += history.calls(session, world, share, texts)  # to the therapist, after the partners are told
     repo.queue(session, calls, now)
 
 

@@ -2,6 +2,11 @@
 
 A real aiohttp server in the caller's event loop; the unmodified python-telegram-bot talks to it
 through `base_url`. Every object returned or queued is built with PTB's own types, so PTB parses it.
+
+Updates reach the bot by getUpdates, or, once the bot called setWebhook, by POSTs to its URL with the
+secret in `X-Telegram-Bot-Api-Secret-Token`: one chat's updates one at a time and in order, chats in
+parallel, each retried after anything but a 2xx answer (with growing pauses, a bounded number of times),
+as Telegram does. `emu.faults` makes calls fail on purpose (see emulator/faults.py).
 """
 
 from __future__ import annotations
@@ -18,13 +23,15 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+import aiohttp
 import telegram
 from aiohttp import web
 
+from .faults import Faults
 from .html import HtmlParseError, parse_html, strip_text, utf16_len
 from .people import Channel, Group, Person, Received, _Chat, buttons_of
 
-__all__ = ["ApiError", "BotApiEmulator", "Limits"]
+__all__ = ["ApiError", "BotApiEmulator", "Limits", "WebhookRetry"]
 
 _DEFAULT_ALLOWED = frozenset(telegram.Update.ALL_TYPES) - {"chat_member", "message_reaction", "message_reaction_count"}
 _BUTTON_ACTIONS = ("callback_data", "url", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
@@ -51,6 +58,16 @@ class Limits:
     chat_burst: int = 20
     group_per_minute: float = 20.0
     enabled: bool = True
+
+
+@dataclass
+class WebhookRetry:
+    """How a webhook delivery is repeated after a failure: pauses grow from `first` to `longest`
+    seconds; after `attempts` failed attempts the update is given up (kept in `webhook_dropped`)."""
+
+    first: float = 0.05
+    longest: float = 1.0
+    attempts: int = 120
 
 
 class ApiError(Exception):
@@ -107,17 +124,30 @@ class BotApiEmulator:
         self.limits = limits or Limits()
         self.url = self.base_url = ""
         # what tests inspect
+        self.written: list[str] = []  # every text people typed, in order
         self.calls: list[tuple[str, dict]] = []
         self.callback_answers: list[dict] = []
         self.commands: dict[str, list[tuple[str, str]]] = {}
         self.left_chats: set[int] = set()
         self.webhook_url = ""
         self.webhook_secret: str | None = None
+        self.faults = Faults()
+        self.errors: list[tuple[str, int]] = []  # (method, status) of every error answer, faults included
+        self.update_log: list[telegram.Update] = []  # every update ever queued, in order
+        self.webhook_retry = WebhookRetry()
+        self.webhook_balance: list[str] = []  # when set: deliveries rotate over these URLs (a load balancer)
+        self.webhook_deliveries: list[tuple[int, str, int | None]] = []  # (update_id, url, status or None)
+        self.webhook_dropped: list[telegram.Update] = []
         # state
         self._updates: list[telegram.Update] = []
         self._next_update_id = random.randrange(100_000, 900_000)
         self._allowed = _DEFAULT_ALLOWED
         self._poller: asyncio.Future | None = None  # the getUpdates call waiting for an update
+        self._again: list[telegram.Update] = []  # delivered once more, whatever the offset
+        self._lanes: dict[int, asyncio.Task] = {}  # webhook delivery: one task per chat with updates
+        self._webhook_slots = asyncio.Semaphore(40)
+        self._webhook_turn = itertools.count()
+        self._client: aiohttp.ClientSession | None = None
         self._drained = asyncio.Event()
         self._drained.set()
         self._chats: dict[int, Person | _Chat] = {}
@@ -156,6 +186,13 @@ class BotApiEmulator:
 
     async def stop(self) -> None:
         self._wake("stop")  # a pending long poll would otherwise hold up the shutdown
+        lanes = list(self._lanes.values())
+        for lane in lanes:
+            lane.cancel()
+        await asyncio.gather(*lanes, return_exceptions=True)
+        if self._client is not None:
+            await self._client.close()
+            self._client = None
         if self._runner is not None:
             await self._runner.cleanup()
             self._runner = None
@@ -186,7 +223,8 @@ class BotApiEmulator:
         return len(self._updates)
 
     async def wait_until_confirmed(self, timeout: float = 5) -> None:
-        """Wait until getUpdates has confirmed (by offset) every queued update."""
+        """Wait until getUpdates has confirmed (by offset) every queued update, or, with a webhook,
+        until the bot has answered 2xx for each."""
         try:
             await asyncio.wait_for(self._drained.wait(), timeout)
         except TimeoutError:
@@ -194,13 +232,29 @@ class BotApiEmulator:
 
     # ---- helpers the people module uses ----------------------------------------------------
 
+    def deliver_again(self, update_id: int | None = None) -> telegram.Update:
+        """Deliver an update once more (the newest by default), as Telegram sometimes does: by webhook,
+        or in the next getUpdates answer whatever its offset."""
+        update = next(u for u in reversed(self.update_log) if update_id is None or u.update_id == update_id)
+        if self.webhook_url:
+            self._updates.append(update)
+            self._drained.clear()
+            self._kick_webhook()
+        else:
+            self._again.append(update)
+            self._wake("update")
+        return update
+
     def _enqueue(self, kind: str, obj: Any) -> None:
         if kind not in self._allowed:
             return  # Telegram does not even store update types the bot did not ask for
-        self._updates.append(telegram.Update(self._next_update_id, **{kind: obj}))
+        update = telegram.Update(self._next_update_id, **{kind: obj})
+        self._updates.append(update)
+        self.update_log.append(update)
         self._next_update_id += 1
         self._drained.clear()
         self._wake("update")
+        self._kick_webhook()
 
     def _wake(self, reason: str) -> None:
         if self._poller is not None and not self._poller.done():
@@ -286,12 +340,77 @@ class BotApiEmulator:
             return _reply(ApiError(404, "Not Found").body(), 404)
         name, method = found
         try:
-            params = await _read_params(request)
+            try:
+                params = await _read_params(request)
+            except ConnectionResetError:
+                return web.Response()  # the bot went away mid-request (killed): nobody to answer
             self.calls.append((name, params))
+            strike = self.faults.strike(name, params)
+            if strike is not None and strike.kind == "reset":
+                request.transport.abort()
+                return web.Response()  # goes nowhere: the client sees the connection drop
+            if strike is not None and strike.kind == "hang":
+                await asyncio.sleep(strike.seconds)
+                if not strike.carried_out:
+                    raise ApiError(strike.status, strike.description)
+            elif strike is not None:
+                raise ApiError(strike.status, strike.description, strike.parameters)
             result = await method(params)
         except ApiError as error:
+            self.errors.append((name, error.code))
             return _reply(error.body(), error.code)
         return _reply({"ok": True, "result": result}, 200)
+
+    # ---- webhook delivery ------------------------------------------------------------------
+
+    def _kick_webhook(self) -> None:
+        """Start a delivery lane for every chat that has updates waiting and none running."""
+        if not self.webhook_url:
+            return
+        for update in self._updates:
+            lane = _lane(update)
+            if lane not in self._lanes:
+                self._lanes[lane] = asyncio.get_running_loop().create_task(self._deliver_lane(lane))
+
+    async def _deliver_lane(self, lane: int) -> None:
+        """Deliver one chat's updates in order; retry each until the bot answers 2xx or attempts run out."""
+        try:
+            failures = 0
+            while self.webhook_url:
+                update = next((u for u in self._updates if _lane(u) == lane), None)
+                if update is None:
+                    return
+                async with self._webhook_slots:
+                    delivered = await self._post_update(update)
+                if delivered or failures + 1 >= self.webhook_retry.attempts:
+                    if not delivered:
+                        self.webhook_dropped.append(update)
+                    self._updates.remove(update)
+                    failures = 0
+                    continue
+                failures += 1
+                retry = self.webhook_retry
+                await asyncio.sleep(min(retry.longest, retry.first * 2 ** (failures - 1)))
+        finally:
+            self._lanes.pop(lane, None)
+            if not self._updates:
+                self._drained.set()
+            elif self.webhook_url and any(_lane(u) == lane for u in self._updates):
+                self._kick_webhook()
+
+    async def _post_update(self, update: telegram.Update) -> bool:
+        urls = self.webhook_balance or [self.webhook_url]
+        url = urls[next(self._webhook_turn) % len(urls)]
+        headers = {"X-Telegram-Bot-Api-Secret-Token": self.webhook_secret} if self.webhook_secret else {}
+        if self._client is None:
+            self._client = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=30))
+        try:
+            async with self._client.post(url, json=_clean(update.to_dict()), headers=headers) as answer:
+                status = answer.status
+        except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+            status = None
+        self.webhook_deliveries.append((update.update_id, url, status))
+        return status is not None and 200 <= status < 300
 
     # ---- checks shared by the methods ------------------------------------------------------
 
@@ -434,6 +553,9 @@ class BotApiEmulator:
             self._updates = [u for u in self._updates if u.update_id >= offset]
         elif offset < 0:
             self._updates = self._updates[offset:]  # -N: keep the last N, forget the rest
+        if self._again:
+            again, self._again = self._again, []
+            return [u.to_dict() for u in (again + self._updates)[:limit]]
         if not self._updates:
             self._drained.set()
             if timeout > 0:
@@ -450,14 +572,24 @@ class BotApiEmulator:
         return [u.to_dict() for u in self._updates[:limit]]
 
     async def _api_setWebhook(self, p: dict) -> bool:
-        # only stored for now; delivery comes later
-        self.webhook_url = str(p.get("url") or "")
-        self.webhook_secret = p.get("secret_token") or None
+        url = str(p.get("url") or "")
+        if url and not re.match(r"https?://", url):
+            raise _bad("bad webhook: an HTTPS URL must be provided for webhook")
+        secret = p.get("secret_token") or None
+        if secret is not None and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", str(secret)):
+            raise _bad("bad webhook: secret token contains unallowed characters")
+        connections = _int(p, "max_connections", 40)
+        if not 1 <= connections <= 100:
+            raise _bad("bad webhook: max_connections must be between 1 and 100")
+        self.webhook_url, self.webhook_secret = url, secret
+        self._webhook_slots = asyncio.Semaphore(connections)
         allowed = _json(p, "allowed_updates")
         if allowed is not None:
             self._allowed = frozenset(allowed) or _DEFAULT_ALLOWED
         if _bool(p, "drop_pending_updates"):
             self._drop_pending()
+        self._wake("conflict")  # a waiting getUpdates ends, as on Telegram
+        self._kick_webhook()  # what waited for getUpdates now goes to the webhook
         return True
 
     async def _api_deleteWebhook(self, p: dict) -> bool:
@@ -734,6 +866,12 @@ def _clean(value: Any) -> Any:
     if isinstance(value, list):
         return [_clean(v) for v in value]
     return value
+
+
+def _lane(update: telegram.Update) -> int:
+    """Updates of one chat are delivered one at a time, in order."""
+    chat = update.effective_chat
+    return chat.id if chat is not None else 0
 
 
 def _reply(body: dict, status: int) -> web.Response:

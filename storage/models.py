@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
 from sqlmodel import Field, SQLModel
@@ -29,6 +29,10 @@ class PersonRow(SQLModel, table=True):
     time_zone: str = Field(default="Europe/Amsterdam", max_length=64)
     country: str | None = Field(default=None, max_length=8)
     screened: int = 0
+    checkin_at: str = Field(default="20:00", max_length=5)
+    paused_until: datetime | None = Field(default=None, sa_column=_when())
+    awaiting: str | None = Field(default=None, max_length=32)
+    nudged_on: date | None = None
     reachable: bool = True  # false after Telegram said the person blocked the bot
     created_at: datetime = Field(sa_column=_when(nullable=False))
 
@@ -56,6 +60,30 @@ class EntryRow(SQLModel, table=True):
     exercise: str | None = Field(default=None, max_length=32)
     text: str = Field(sa_column=Column(SecretText, nullable=False))
     created_at: datetime = Field(sa_column=_when(nullable=False))
+
+
+class CareRow(SQLModel, table=True):
+    """A couple's therapist: the link, both partners' consent, and its status (dialogues.model.Care)."""
+
+    __tablename__ = "cares"
+
+    id: str = Field(primary_key=True, max_length=16)
+    token: str = Field(max_length=64, unique=True)
+    couple_id: str = Field(max_length=64, index=True)
+    requested_by: int = Field(sa_column=Column(BigInteger, nullable=False))
+    created_at: datetime = Field(sa_column=_when(nullable=False))
+    status: str = Field(max_length=16)
+    therapist_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True, index=True))
+    # As the therapist wrote them.
+    name: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
+    practice: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
+    register_number: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
+    asked_at: datetime | None = Field(default=None, sa_column=_when())
+    allowed_by: str = Field(default="[]", max_length=64)  # JSON list of partners' ids
+    joined_at: datetime | None = Field(default=None, sa_column=_when())
+    history_by: str = Field(default="[]", max_length=64)
+    history: str | None = Field(default=None, max_length=8)
+    ended_at: datetime | None = Field(default=None, sa_column=_when())
 
 
 class InviteRow(SQLModel, table=True):

@@ -13,6 +13,8 @@ from sqlmodel import Session
 
 from dialogues.model import Couple, Invite, Person, Phase, Record, Role, World
 from storage import codec
+from dialogues.model import Care, CareStatus, Followed
+from storage.models import CareRow
 from storage.models import ScheduleRow, CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow
 
 OFFSET_KEY = "polling_offset"
@@ -117,8 +119,11 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
     """Everything one event may touch, locked for this transaction on PostgreSQL.
 
     Locks go couple first, then people in id order, so two processes serving the two
-    partners of one couple wait for each other instead of deadlocking.
+    partners of one couple wait for each other instead of deadlocking. A couple's care record
+    (its therapist) is locked right after the couple, and the therapist with the people.
     """
+    if _therapist_event(session, user_id, opened_token):
+        return _therapist_world(session, user_id, opened_token)
     couple_id = session.scalar(select(PersonRow.couple_id).where(PersonRow.user_id == user_id))
     couple_row = session.scalars(select(CoupleRow).where(CoupleRow.id == couple_id).with_for_update()).first() if couple_id else None
     couple = _couple(couple_row) if couple_row else None
@@ -132,16 +137,21 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
         other = couple.member_ids[1] if couple.member_ids[0] == user_id else couple.member_ids[0]
     elif invite and invite.inviter_id != user_id:
         other = invite.inviter_id
-    ids = sorted({user_id, other} - {None})
+    care = _live_care(session, couple.id) if couple else None
+    therapist_id = care.therapist_id if care else None
+    ids = sorted({user_id, other, therapist_id} - {None})
     rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update())
     people = {row.user_id: _person(row) for row in rows}
-    return World(me=people.get(user_id), partner=people.get(other), couple=couple, invite=invite)
+    therapist = people.get(therapist_id) if therapist_id not in (None, user_id, other) else None
+    return World(me=people.get(user_id), partner=people.get(other), couple=couple, invite=invite, therapist=therapist, care=care)
 
 
 def save_world(session: Session, world: World, now: datetime) -> None:
-    for person in (world.me, world.partner):
+    for person in (world.me, world.partner, world.therapist, *world.members):
         if person:
             _save_person(session, person, now)
+    if world.care:
+        session.merge(_care_row(world.care))
     if world.couple:
         c = world.couple
         session.merge(
@@ -161,6 +171,139 @@ def save_world(session: Session, world: World, now: datetime) -> None:
         )
 
 
+# A couple's therapist (dialogues/therapist.py) -----------------------------------------------
+
+THERAPIST_LINK = "th_"
+
+
+def _therapist_event(session: Session, user_id: int, opened_token: str | None) -> bool:
+    if opened_token and opened_token.startswith(THERAPIST_LINK):
+        return True
+    return session.scalar(select(PersonRow.phase).where(PersonRow.user_id == user_id)) == Phase.THERAPIST.value
+
+
+def _therapist_world(session: Session, user_id: int, opened_token: str | None) -> World:
+    """A therapist's own event, or anyone opening a therapist link.
+
+    The couple is the one of the link being opened, else the one whose request the therapist is
+    filling in, else the one they talk to now, as long as that couple still has them. Its
+    partners (`members`) are loaded only then. Locks: couple, its care, then people in id order.
+    """
+    pointer = session.execute(select(PersonRow.invite_token, PersonRow.couple_id).where(PersonRow.user_id == user_id)).first()
+    token = opened_token if opened_token and opened_token.startswith(THERAPIST_LINK) else None
+    if token is None and pointer and (pointer.invite_token or "").startswith(THERAPIST_LINK):
+        token = pointer.invite_token
+    if token:
+        found = session.execute(select(CareRow.id, CareRow.couple_id).where(CareRow.token == token.removeprefix(THERAPIST_LINK))).first()
+    elif pointer and pointer.couple_id:
+        found = session.execute(
+            select(CareRow.id, CareRow.couple_id).where(
+                CareRow.couple_id == pointer.couple_id,
+                CareRow.therapist_id == user_id,
+                CareRow.status == CareStatus.ACTIVE.value,
+            )
+        ).first()
+    else:
+        found = None
+    couple_row = session.scalars(select(CoupleRow).where(CoupleRow.id == found.couple_id).with_for_update()).first() if found else None
+    care_row = session.scalars(select(CareRow).where(CareRow.id == found.id).with_for_update()).first() if found else None
+    couple = _couple(couple_row) if couple_row else None
+    care = _care(care_row) if care_row else None
+    members = [m for m in couple.member_ids if m != user_id] if couple and care else []
+    therapist_id = care.therapist_id if care and care.therapist_id not in (None, user_id) else None
+    ids = sorted({user_id, *members, therapist_id} - {None})
+    rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update())
+    people = {row.user_id: _person(row) for row in rows}
+    return World(
+        me=people.get(user_id),
+        couple=couple,
+        care=care,
+        members=tuple(people[m] for m in members if m in people),
+        therapist=people.get(therapist_id) if therapist_id else None,
+        followed=_followed(session, user_id),
+    )
+
+
+def _live_care(session: Session, couple_id: str) -> Care | None:
+    """The couple's open request or active therapist, locked; at most one is live at a time."""
+    query = (
+        select(CareRow)
+        .where(CareRow.couple_id == couple_id, CareRow.status.in_([CareStatus.REQUESTED.value, CareStatus.ACTIVE.value]))
+        .order_by(CareRow.created_at.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    row = session.scalars(query).first()
+    return _care(row) if row else None
+
+
+def _followed(session: Session, therapist_id: int) -> tuple[Followed, ...]:
+    """The couples a therapist follows now, with their partners' first names (read, not locked)."""
+    couples = session.execute(
+        select(CoupleRow.id, CoupleRow.member_a, CoupleRow.member_b)
+        .join(CareRow, CareRow.couple_id == CoupleRow.id)
+        .where(CareRow.therapist_id == therapist_id, CareRow.status == CareStatus.ACTIVE.value, CoupleRow.ended_at.is_(None))
+        .order_by(CareRow.joined_at, CoupleRow.id)
+    ).all()
+    ids = {m for c in couples for m in (c.member_a, c.member_b)}
+    names = dict(session.execute(select(PersonRow.user_id, PersonRow.first_name).where(PersonRow.user_id.in_(ids))).all()) if ids else {}
+    return tuple(Followed(c.id, (names.get(c.member_a, ""), names.get(c.member_b, ""))) for c in couples)
+
+
+def _care(row: CareRow) -> Care:
+    return Care(
+        id=row.id,
+        token=row.token,
+        couple_id=row.couple_id,
+        requested_by=row.requested_by,
+        created_at=_utc(row.created_at),
+        status=CareStatus(row.status),
+        therapist_id=row.therapist_id,
+        name=row.name,
+        practice=row.practice,
+        register=row.register_number,
+        asked_at=_utc(row.asked_at),
+        allowed_by=tuple(json.loads(row.allowed_by)),
+        joined_at=_utc(row.joined_at),
+        history_by=tuple(json.loads(row.history_by)),
+        history=row.history,
+        ended_at=_utc(row.ended_at),
+    )
+
+
+def _care_row(c: Care) -> CareRow:
+    return CareRow(
+        id=c.id, token=c.token, couple_id=c.couple_id, requested_by=c.requested_by, created_at=c.created_at,
+        status=c.status.value, therapist_id=c.therapist_id, name=c.name, practice=c.practice, register_number=c.register,
+        asked_at=c.asked_at, allowed_by=json.dumps(list(c.allowed_by)), joined_at=c.joined_at,
+        history_by=json.dumps(list(c.history_by)), history=c.history, ended_at=c.ended_at,
+    )
+
+
+def history(session: Session, couple_id: str, until: datetime) -> list[EntryRow]:
+    """The couple's journal before `until` (when their therapist joined), oldest first."""
+    query = select(EntryRow).where(EntryRow.couple_id == couple_id, EntryRow.created_at < until).order_by(EntryRow.id)
+    return list(session.scalars(query))
+
+
+def forget_cares(session: Session, user_id: int) -> None:
+    """With /delete: a therapist's details go and their requests end; a partner's id leaves the
+    consents (the couple's own record stays, naming nobody). Runs after the person's rows are erased."""
+    for row in session.scalars(select(CareRow).where(CareRow.therapist_id == user_id)):
+        row.name = row.practice = row.register_number = None
+        row.therapist_id = 0
+        if row.status in (CareStatus.REQUESTED.value, CareStatus.ACTIVE.value):
+            row.status = CareStatus.LEFT.value
+        session.add(row)
+    for row in session.scalars(select(CareRow).where(CareRow.requested_by == user_id)):
+        row.requested_by = 0
+        session.add(row)
+    for row in session.scalars(select(CareRow).where(or_(CareRow.allowed_by.contains(str(user_id)), CareRow.history_by.contains(str(user_id))))):
+        row.allowed_by = json.dumps([m for m in json.loads(row.allowed_by) if m != user_id])
+        row.history_by = json.dumps([m for m in json.loads(row.history_by) if m != user_id])
+        session.add(row)
+
+
 def _person(row: PersonRow) -> Person:
     return Person(
         user_id=row.user_id,
@@ -175,6 +318,10 @@ def _person(row: PersonRow) -> Person:
         time_zone=row.time_zone,
         country=row.country,
         screened=row.screened,
+        checkin_at=row.checkin_at,
+        paused_until=_utc(row.paused_until),
+        awaiting=row.awaiting,
+        nudged_on=row.nudged_on,
     )
 
 
@@ -184,6 +331,7 @@ def _save_person(session: Session, p: Person, now: datetime) -> None:
     row.role = p.role.value if p.role else None
     row.couple_id, row.invite_token, row.menu, row.asking = p.couple_id, p.invite_token, p.menu, p.asking
     row.time_zone, row.country, row.screened = p.time_zone, p.country, p.screened
+    row.checkin_at, row.paused_until, row.awaiting, row.nudged_on = p.checkin_at, p.paused_until, p.awaiting, p.nudged_on
     session.add(row)
 
 

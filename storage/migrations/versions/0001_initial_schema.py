@@ -2,7 +2,7 @@
 
 Revision ID: 0001
 Revises: 
-Create Date: 2026-11-25 11:49:04.837726
+Create Date: 2026-11-25 11:55:58.039129
 """
 from alembic import op
 import sqlalchemy as sa
@@ -17,6 +17,30 @@ depends_on = None
 
 
 def upgrade() -> None:
+    op.create_table('cares',
+    sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('token', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('couple_id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('requested_by', sa.BigInteger(), nullable=False),
+    sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
+    sa.Column('status', sqlmodel.sql.sqltypes.AutoString(length=16), nullable=False),
+    sa.Column('therapist_id', sa.BigInteger(), nullable=True),
+    sa.Column('name', storage.secret.SecretText(), nullable=True),
+    sa.Column('practice', storage.secret.SecretText(), nullable=True),
+    sa.Column('register_number', storage.secret.SecretText(), nullable=True),
+    sa.Column('asked_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('allowed_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('joined_at', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('history_by', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
+    sa.Column('history', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
+    sa.Column('ended_at', sa.DateTime(timezone=True), nullable=True),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('token')
+    )
+    with op.batch_alter_table('cares', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_cares_couple_id'), ['couple_id'], unique=False)
+        batch_op.create_index(batch_op.f('ix_cares_therapist_id'), ['therapist_id'], unique=False)
+
     op.create_table('couples',
     sa.Column('id', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('member_a', sa.BigInteger(), nullable=False),
@@ -95,6 +119,10 @@ def upgrade() -> None:
     sa.Column('time_zone', sqlmodel.sql.sqltypes.AutoString(length=64), nullable=False),
     sa.Column('country', sqlmodel.sql.sqltypes.AutoString(length=8), nullable=True),
     sa.Column('screened', sa.Integer(), nullable=False),
+    sa.Column('checkin_at', sqlmodel.sql.sqltypes.AutoString(length=5), nullable=False),
+    sa.Column('paused_until', sa.DateTime(timezone=True), nullable=True),
+    sa.Column('awaiting', sqlmodel.sql.sqltypes.AutoString(length=32), nullable=True),
+    sa.Column('nudged_on', sa.Date(), nullable=True),
     sa.Column('reachable', sa.Boolean(), nullable=False),
     sa.Column('created_at', sa.DateTime(timezone=True), nullable=False),
     sa.PrimaryKeyConstraint('user_id')
@@ -146,3 +174,8 @@ def downgrade() -> None:
 
     op.drop_table('entries')
     op.drop_table('couples')
+    with op.batch_alter_table('cares', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_cares_therapist_id'))
+        batch_op.drop_index(batch_op.f('ix_cares_couple_id'))
+
+    op.drop_table('cares')
