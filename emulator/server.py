@@ -125,6 +125,7 @@ class BotApiEmulator:
         self.url = self.base_url = ""
         # what tests inspect
         self.written: list[str] = []  # every text people typed, in order
+        self.too_many = 0  # how often a call was refused with 429
         self.calls: list[tuple[str, dict]] = []
         self.callback_answers: list[dict] = []
         self.commands: dict[str, list[tuple[str, str]]] = {}
@@ -464,6 +465,7 @@ class BotApiEmulator:
         wait = max(self._global_bucket.wait(), bucket.wait())
         if wait > 0:
             retry = max(1, math.ceil(wait))
+            self.too_many += 1
             raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
         self._global_bucket.tokens -= 1
         bucket.tokens -= 1

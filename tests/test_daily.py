@@ -11,6 +11,7 @@ import pytest
 from matplotlib import image
 
 from bot import unit_of_work
+from emulator import Limits
 from dialogues.texts import Texts
 from storage import repo
 from storage.db import make_engine
@@ -199,6 +200,15 @@ async def test_two_schedulers_on_one_postgresql_send_each_check_in_exactly_once(
     assert len({c.call.chat_id for c in queued}) == 2 * len(couples)
     [e.dispose() for e in engines]
     await herstel.restart()
+
+
+async def test_a_burst_of_check_ins_due_in_one_minute_leaves_paced_without_a_429(herstel):
+    couples = [await linked_couple_quietly(herstel, n) for n in range(20)]
+    herstel.emulator.limits = Limits()  # Telegram's own: about 30 a second overall, 1 a second a chat
+    await at(herstel, datetime(2026, 3, 2, 20, 0, tzinfo=timezone.utc))  # 20:00 in London for all 40
+    arrived = [p for couple in couples for p in couple if any(CHECK_IN in t for t in p.texts())]
+    assert len(arrived) == 40
+    assert herstel.emulator.too_many == 0
 
 
 async def linked_couple_quietly(herstel, n: int):
