@@ -3,6 +3,8 @@
 Three loops share one event loop: the intake stores updates (polling, or the webhook server
 when HERSTEL_WEBHOOK_URL is set), the worker turns each stored update into one unit of work
 through the Application's handler, and the courier delivers the outbox after each commit.
+Units of work (blocking database transactions) run one at a time in a thread of their own, so
+the loop stays free to record sends and answer the webhook while one runs.
 None of them stops for Telegram or database trouble: they wait, log the kind of error (never
 its text), and go on. `stop()` is graceful: see there.
 """
@@ -13,6 +15,7 @@ import asyncio
 import logging
 import traceback
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta, timezone
 from typing import Callable
 
@@ -40,6 +43,18 @@ log = logging.getLogger(__name__)
 warnings.filterwarnings("ignore", r"Please use 'Bot\.\w+' instead of", PTBUserWarning)
 COMMANDS = ("start", "menu", "pause", "settings", "progress", "language", "help", "export", "delete", "leave", "therapist", "couples")
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
+
+
+async def off_the_loop(units: ThreadPoolExecutor, work, *args):
+    """Run a unit of work (blocking database calls) in the one thread for units of work, so the courier
+    can record a send and the webhook can answer meanwhile; one thread keeps units of work one at a
+    time, as SQLite needs. A cancel waits for it to end: a unit of work never stops half-way."""
+    running = asyncio.get_running_loop().run_in_executor(units, work, *args)
+    try:
+        return await asyncio.shield(running)
+    except asyncio.CancelledError:
+        await asyncio.wait([running])
+        raise
 
 
 def utc_now() -> datetime:
@@ -73,6 +88,7 @@ class HerstelBot:
         self._stopping = False
         self._database_down = False
         self._handled = False  # whether the last update given to the Application was handled here
+        self._units = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unit-of-work")
         self._backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
 
     async def start(self) -> None:
@@ -127,6 +143,7 @@ class HerstelBot:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        self._units.shutdown(wait=True)  # every unit of work was awaited above; this only ends the thread
         self.engine.dispose()
 
     async def run_until_stopped(self, stop: asyncio.Event) -> None:
@@ -165,7 +182,9 @@ class HerstelBot:
         now = self.clock()
         with Session(self.engine) as session:
             due = repo.due_schedule_ids(session, now)
-        taken = sum(unit_of_work.due(self.engine, schedule_id, now, self.texts) for schedule_id in due)
+        taken = 0
+        for schedule_id in due:
+            taken += await off_the_loop(self._units, unit_of_work.due, self.engine, schedule_id, now, self.texts)
         if self._last_purge is None or now - self._last_purge > timedelta(hours=1):
             with Session(self.engine) as session:
                 privacy.purge(session, now, self.settings.retention_days)
@@ -236,7 +255,7 @@ class HerstelBot:
 
     async def _unreachable(self, user_id: int) -> None:
         """The courier got a 403 for a person: an Unreachable event, in its own unit of work."""
-        if unit_of_work.unreachable(self.engine, user_id, self.clock(), self.texts):
+        if await off_the_loop(self._units, unit_of_work.unreachable, self.engine, user_id, self.clock(), self.texts):
             self.courier.wake()
 
     async def _until_telegram_answers(self, what: str, call) -> None:
@@ -255,7 +274,9 @@ class HerstelBot:
 
     async def _handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
-            self._handled = unit_of_work.process(self.engine, update, self.clock(), self.texts, self.settings.default_language)
+            self._handled = await off_the_loop(
+                self._units, unit_of_work.process, self.engine, update, self.clock(), self.texts, self.settings.default_language
+            )
         except (OperationalError, DatabaseInterfaceError):
             # The database, not the update: it stays stored and is tried again; no attempt is counted.
             self._database_down = True

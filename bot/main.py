@@ -9,6 +9,7 @@ import sys
 from pathlib import Path
 
 from pydantic import SecretStr, ValidationError
+from telegram.error import InvalidToken
 
 from bot import logs
 from bot.settings import Settings, describe
@@ -55,7 +56,10 @@ def main(argv: list[str] | None = None) -> int:
         return _rotate_keys(settings)
     from bot.app import HerstelBot
 
-    return asyncio.run(_until_signal(lambda stop: HerstelBot(settings).run_until_stopped(stop)))
+    try:
+        return asyncio.run(_until_signal(lambda stop: HerstelBot(settings).run_until_stopped(stop)))
+    except InvalidToken:  # its message holds the token: one line instead of a traceback
+        return _fail("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather and put it in .env.")
 
 
 def _rotate_keys(settings: Settings) -> int:

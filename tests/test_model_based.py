@@ -52,6 +52,7 @@ async def crash(bot: HerstelBot) -> None:
         await bot.webhook.stop()
     await bot.application.stop()
     await bot.application.shutdown()
+    bot._units.shutdown(wait=True)
     bot.engine.dispose()
 
 
