@@ -12,6 +12,7 @@ its text), and go on. `stop()` is graceful: see there.
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 import traceback
 import warnings
@@ -25,7 +26,6 @@ from sqlmodel import Session
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from dialogues.texts import LANGUAGES, Texts
@@ -35,6 +35,7 @@ from storage.db import make_engine, migrate
 from bot import intake, unit_of_work
 from bot.courier import Backoff, Courier, Pace, nap
 from bot.settings import Settings
+from bot.transport import AiohttpRequest
 from bot.webhook import WebhookServer
 
 log = logging.getLogger(__name__)
@@ -42,6 +43,7 @@ log = logging.getLogger(__name__)
 # dicts to store, so both use Bot.do_api_request on purpose.
 warnings.filterwarnings("ignore", r"Please use 'Bot\.\w+' instead of", PTBUserWarning)
 COMMANDS = ("start", "menu", "pause", "settings", "progress", "language", "help", "export", "delete", "leave", "therapist", "couples")
+BATCH = 200  # due schedules looked up at a time
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
 
 
@@ -73,14 +75,17 @@ class HerstelBot:
             .token(settings.token)
             .base_url(f"{settings.bot_api_url}/bot")
             .base_file_url(f"{settings.bot_api_url}/file/bot")
-            .request(HTTPXRequest(connection_pool_size=8))
+            .request(AiohttpRequest(connections=self.pace.parallel + 4))  # the courier's calls, the long poll, spare
+            .get_updates_request(AiohttpRequest(connections=1))
             .updater(None)
             .build()
         )
         self.application.add_handler(TypeHandler(Update, self._handle))
         self.application.add_error_handler(self._on_error)
         self.texts: Texts | None = None
-        self.courier = Courier(self.application.bot, self.engine, clock, self.pace, on_blocked=self._unreachable)
+        self._units = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unit-of-work")
+        self.courier = Courier(self.application.bot, self.engine, self.pace, on_blocked=self._unreachable,
+                               in_database_thread=self._in_database_thread)
         self.webhook: WebhookServer | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -88,7 +93,6 @@ class HerstelBot:
         self._stopping = False
         self._database_down = False
         self._handled = False  # whether the last update given to the Application was handled here
-        self._units = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unit-of-work")
         self._backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
 
     async def start(self) -> None:
@@ -114,11 +118,15 @@ class HerstelBot:
         else:
             await self._until_telegram_answers("deleteWebhook", lambda: bot.do_api_request("deleteWebhook"))
             backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
-            self._tasks = [asyncio.create_task(intake.poll(bot, self.engine, self.clock, self._stored, backoff), name="intake")]
+            self._tasks = [asyncio.create_task(intake.poll(bot, self.engine, self.clock, self._stored, backoff, self._in_database_thread), name="intake")]
         self._tasks += [
             asyncio.create_task(self._work(), name="worker"),
             asyncio.create_task(self.courier.run(), name="courier"),
         ]
+        # What start-up made (modules, templates, mappers) lives as long as the process: kept out of the
+        # garbage collector's full passes, which otherwise walk it all and pause the loop for tens of ms.
+        gc.collect()
+        gc.freeze()
         log.info("Herstel is running as @%s (%s)", bot.username, "webhook" if self.webhook else "polling")
 
     async def stop(self, grace: float = 10.0) -> None:
@@ -180,11 +188,18 @@ class HerstelBot:
         while it is handled, so several processes never handle the same row.
         """
         now = self.clock()
-        with Session(self.engine) as session:
-            due = repo.due_schedule_ids(session, now)
         taken = 0
-        for schedule_id in due:
-            taken += await off_the_loop(self._units, unit_of_work.due, self.engine, schedule_id, now, self.texts)
+        seen: set[int] = set()
+        while not self._stopping:  # in batches, until none is due: a burst never waits for the next tick
+            with Session(self.engine) as session:
+                due = [i for i in repo.due_schedule_ids(session, now, limit=BATCH) if i not in seen]
+            seen.update(due)  # a row another process holds is not looked at twice in one tick
+            for schedule_id in due:
+                if await off_the_loop(self._units, unit_of_work.due, self.engine, schedule_id, now, self.texts):
+                    taken += 1
+                    self.courier.wake()  # the first check-ins leave while the rest are still being made
+            if not due:
+                break
         if self._last_purge is None or now - self._last_purge > timedelta(hours=1):
             with Session(self.engine) as session:
                 privacy.purge(session, now, self.settings.retention_days)
@@ -193,6 +208,9 @@ class HerstelBot:
         if taken:
             self.courier.wake()
         return taken
+
+    async def _in_database_thread(self, work, *args):
+        return await off_the_loop(self._units, work, *args)
 
     async def _tick_job(self, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
@@ -233,8 +251,7 @@ class HerstelBot:
         Another process may be handling one of them (its row is locked): then this one leaves that
         person's later updates alone too, so one person's updates are handled in order.
         """
-        with Session(self.engine) as session:
-            pending = repo.pending_updates(session)
+        pending = await off_the_loop(self._units, _pending_updates, self.engine)
         busy: set[int] = set()
         handled = 0
         for data in pending:
@@ -302,3 +319,8 @@ class HerstelBot:
                 await bot.set_my_commands(commands, language_code=None if language == "en" else language)
             except TelegramError as exc:
                 log.warning("could not set the %s command menu (%s); carrying on", language, type(exc).__name__)
+
+
+def _pending_updates(engine) -> list[dict]:
+    with Session(engine) as session:
+        return repo.pending_updates(session)

@@ -31,7 +31,7 @@ import logging
 import re
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import timedelta
 from typing import Awaitable, Callable
 
 from sqlalchemy import Engine
@@ -59,6 +59,7 @@ class Pace:
     backoff_base: float = 0.5  # first pause after a 5xx or network error; doubles each time
     backoff_cap: float = 30.0
     read_timeout: float = 10.0  # seconds to wait for Telegram's answer to one call
+    parallel: int = 16  # calls (to as many chats) made side by side; the HTTP pool holds more (bot/app.py)
 
 
 async def nap(event: asyncio.Event, seconds: float) -> None:
@@ -119,9 +120,16 @@ class Limiter:
         return wait
 
     def take(self, chat_id: int, method: str) -> None:
-        self._all.tokens -= 1
+        self._take(chat_id, method, 1)
+
+    def give_back(self, chat_id: int, method: str) -> None:
+        """A call taken for that another process made: its place goes to the next."""
+        self._take(chat_id, method, -1)
+
+    def _take(self, chat_id: int, method: str, tokens: int) -> None:
+        self._all.tokens -= tokens
         if method.lower().startswith(POSTING):
-            self._chats[chat_id].tokens -= 1
+            self._chats[chat_id].tokens -= tokens
 
 
 class Courier:
@@ -129,18 +137,20 @@ class Courier:
         self,
         bot: Bot,
         engine: Engine,
-        clock: Callable[[], datetime],
         pace: Pace | None = None,
         on_blocked: Callable[[int], Awaitable[None] | None] | None = None,
+        in_database_thread: Callable[..., Awaitable] | None = None,
     ) -> None:
+        """`in_database_thread(function, *args)` runs blocking database work off the event loop
+        (the bot's thread for units of work), so waiting for SQLite's write lock never stalls the loop."""
         self._bot = bot
         self._engine = engine
-        self._clock = clock
         self.pace = pace or Pace()
         self._limiter = Limiter(self.pace)
         self.backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
         self.sleep = asyncio.sleep  # every pause after a refusal or an error goes through here
         self._on_blocked = on_blocked
+        self._in_database_thread = in_database_thread or run_inline
         self._wake = asyncio.Event()
         self.idle = asyncio.Event()
         self._stopping = False
@@ -177,72 +187,116 @@ class Courier:
     async def deliver_due(self) -> None:
         """Send every due call; returns when none is left (or all that remain wait on a blocked person)."""
         while not self._stopping:
-            with Session(self._engine) as session:
-                heads = repo.due_heads(session, limit=100)
-            if not heads:
+            due = await self._in_database_thread(self._due_calls)
+            if not due:
                 return
-            waits = []
-            attempted = False
-            for queued in heads:
-                if self._stopping:
-                    return
-                wait = self._limiter.wait(queued.call.chat_id, queued.call.method)
-                if wait > 0:
-                    waits.append(wait)
+            # Work through this list, round by round, as long as each round goes as planned;
+            # anything else (a refusal, a pause, a call in other hands, a text in parts) reads it again.
+            while due and not self._stopping:
+                batch, waits = self._next_round(due)
+                if not batch:
+                    await asyncio.sleep(min(waits) if waits else 0.05)
                     continue
-                if await self._deliver(queued):
-                    attempted = True
-            if not attempted:  # every due call waits for its pace, or another process has it
-                await asyncio.sleep(min(waits) if waits else 0.05)
+                done, as_planned = await self._deliver(batch)
+                due = [queued for queued in due if queued.id not in done]
+                if not as_planned:
+                    break
+            if not due and not self._wake.is_set():
+                return  # all sent, and nothing new was queued meanwhile
 
-    # One call ----------------------------------------------------------------------------
-
-    async def _deliver(self, queued: repo.QueuedCall) -> bool:
-        """One attempt at one call; False if it was not ours to make. A call that is not finished
-        stays due for the next round."""
-        call = queued.call
-        pause = 0.0
-        blocked = False
-        with Session(self._engine) as session:
-            if not repo.lock_call(session, queued.id):
-                return False  # sent meanwhile, or another process is sending it
+    def _next_round(self, due: list[repo.QueuedCall]) -> tuple[list[repo.QueuedCall], list[float]]:
+        """The first due call of each chat, as far as the pace allows, up to `parallel` of them; and,
+        for those the pace holds back, how long until they may go."""
+        batch, waits, chats = [], [], set()
+        for queued in due:
+            call = queued.call
+            if call.chat_id in chats:
+                continue
+            chats.add(call.chat_id)  # a chat's later calls wait for its first
+            wait = self._limiter.wait(call.chat_id, call.method)
+            if wait > 0:
+                waits.append(wait)
+                continue
             self._limiter.take(call.chat_id, call.method)
-            try:
-                await self._bot.do_api_request(
-                    call.method, api_kwargs=_sendable(call.params), read_timeout=self.pace.read_timeout
-                )
-            except RetryAfter as exc:
-                wait = exc.retry_after
-                pause = wait.total_seconds() if isinstance(wait, timedelta) else float(wait)
-                log.info("rate limited on %s; waiting %.0f s", call.method, pause)
-            except Forbidden:
-                blocked = True
-            except (BadRequest, ChatMigrated, EndPointNotFound) as exc:
-                self._refused(session, queued, exc)
-                session.commit()
-            except InvalidToken:
-                raise
-            except TelegramError as exc:  # NetworkError, TimedOut, 5xx, anything Telegram may get over
-                pause = self.backoff.next()
-                log.warning("could not reach Telegram for %s (%s); retrying in %.1f s",
-                            call.method, type(exc).__name__, pause)
-            else:
-                self.backoff.reset()
-                self._sent(session, queued)
-                session.commit()
-        if blocked:
+            batch.append(queued)
+            if len(batch) == self.pace.parallel:
+                break
+        return batch, waits
+
+    # One batch ---------------------------------------------------------------------------
+
+    async def _deliver(self, batch: list[repo.QueuedCall]) -> tuple[set[int], bool]:
+        """One attempt at each call of a batch (each a different chat), made side by side while their
+        rows are locked, recorded in one commit. Returns the calls that are done, and whether all went
+        as planned. A call that is not finished stays due."""
+        with Session(self._engine) as session:
+            locked = await self._in_database_thread(repo.lock_calls, session, [queued.id for queued in batch])
+            for queued in batch:
+                if queued.id not in locked:  # sent meanwhile, or another process is sending it
+                    self._limiter.give_back(queued.call.chat_id, queued.call.method)
+            mine = [queued for queued in batch if queued.id in locked]
+            if not mine:
+                await asyncio.sleep(0.05)  # in other hands: look again shortly
+                return set(), False
+            answers = await asyncio.gather(*(self._attempt(queued.call) for queued in mine))
+            done, blocked, pause = await self._in_database_thread(self._record, session, mine, answers)
+        if pause:
+            log.info("rate limited; waiting %.0f s", pause)
+        failed = any(a is not None and not isinstance(a, (RetryAfter, Forbidden, BadRequest, ChatMigrated, EndPointNotFound))
+                     for a in answers)
+        if failed:
+            pause = max(pause, self.backoff.next())
+            log.warning("retrying in %.1f s", pause)
+        elif done:
+            self.backoff.reset()
+        for queued in blocked:
             await self._forbidden(queued)
         if pause:
             await self.sleep(pause)
-        return True
+        return set(done), len(done) == len(batch)
 
-    def _sent(self, session: Session, queued: repo.QueuedCall) -> None:
+    def _due_calls(self) -> list[repo.QueuedCall]:
+        with Session(self._engine) as session:
+            return repo.due_calls(session, limit=200)
+
+    def _record(self, session: Session, mine: list[repo.QueuedCall], answers: list) -> tuple[list[int], list, float]:
+        """What Telegram answered, in the batch's transaction, then its commit (which ends the locks).
+        Returns the calls done, those to people who blocked the bot, and how long to pause."""
+        done, blocked, pause = [], [], 0.0
+        for queued, answer in zip(mine, answers):
+            if answer is None:
+                if not self._next_part(session, queued):
+                    done.append(queued.id)
+            elif isinstance(answer, RetryAfter):
+                wait = answer.retry_after
+                pause = max(pause, wait.total_seconds() if isinstance(wait, timedelta) else float(wait))
+            elif isinstance(answer, Forbidden):
+                blocked.append(queued)
+            elif isinstance(answer, (BadRequest, ChatMigrated, EndPointNotFound)):
+                self._refused(session, queued, answer)
+            elif not isinstance(answer, InvalidToken):  # NetworkError, TimedOut, 5xx: Telegram may get over it
+                log.warning("could not reach Telegram for %s (%s)", queued.call.method, type(answer).__name__)
+        repo.mark_sent(session, done)
+        session.commit()
+        refused_token = next((a for a in answers if isinstance(a, InvalidToken)), None)
+        if refused_token is not None:
+            raise refused_token
+        return done, blocked, pause
+
+    async def _attempt(self, call: repo.Call) -> TelegramError | None:
+        """Make one call; None if Telegram accepted it, else what it answered."""
+        try:
+            await self._bot.do_api_request(call.method, api_kwargs=_sendable(call.params), read_timeout=self.pace.read_timeout)
+        except TelegramError as exc:
+            return exc
+        return None
+
+    def _next_part(self, session: Session, queued: repo.QueuedCall) -> bool:
+        """A text sent in parts: the next part becomes the call. False if the call is done."""
         rest = queued.call.params.get(REST)
-        if rest:  # a text sent in parts: the next part becomes the call
-            params = {**queued.call.params, "text": rest[0], REST: rest[1:]}
-            repo.replace_params(session, queued.id, params)
-        else:
-            repo.mark_sent(session, queued.id, self._clock())
+        if rest:
+            repo.replace_params(session, queued.id, {**queued.call.params, "text": rest[0], REST: rest[1:]})
+        return bool(rest)
 
     def _refused(self, session: Session, queued: repo.QueuedCall, exc: TelegramError) -> None:
         """Telegram will refuse this call however often we try: fix it if we can, else record it."""
@@ -256,7 +310,7 @@ class Courier:
                 repo.replace_params(session, queued.id, {**call.params, "text": parts[0], REST: rest})
                 return
         log.error("Telegram refused %s (call %s): %s", call.method, queued.id, reason)
-        repo.mark_sent(session, queued.id, self._clock(), failed=True)
+        repo.mark_sent(session, [queued.id])
 
     async def _forbidden(self, queued: repo.QueuedCall) -> None:
         """A person who blocked the bot keeps their messages until they write again; a group is given up."""
@@ -264,7 +318,7 @@ class Courier:
         with Session(self._engine) as session:
             person = chat_id > 0 and repo.person_exists(session, chat_id)
             if not person:
-                repo.mark_sent(session, queued.id, self._clock(), failed=True)
+                repo.mark_sent(session, [queued.id])
                 session.commit()
                 log.info("a group or unknown chat refused call %s; given up", queued.id)
                 return
@@ -277,6 +331,10 @@ class Courier:
             with Session(self._engine) as session:
                 repo.set_reachable(session, chat_id, False)
                 session.commit()
+
+
+async def run_inline(function, *args):
+    return function(*args)
 
 
 def _sendable(params: dict) -> dict:

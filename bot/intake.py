@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta
-from typing import Callable
+from typing import Awaitable, Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -21,7 +21,7 @@ from telegram.error import InvalidToken, RetryAfter, TelegramError
 
 from storage import repo
 
-from bot.courier import Backoff
+from bot.courier import Backoff, run_inline
 
 log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 25
@@ -33,8 +33,10 @@ async def poll(
     clock: Callable[[], datetime],
     on_stored: Callable[[], None],
     backoff: Backoff | None = None,
+    in_database_thread: Callable[..., Awaitable] | None = None,
 ) -> None:
-    """Runs until cancelled. Cancelling is safe at any point: nothing is confirmed before it is stored."""
+    """Runs until cancelled. Cancelling is safe at any point: nothing is confirmed before it is stored.
+    `in_database_thread(function, *args)` runs the storing off the event loop (see Courier)."""
     backoff = backoff or Backoff(0.5, 30.0)
     offset = None
     while True:
@@ -48,7 +50,7 @@ async def poll(
                 read_timeout=LONG_POLL_SECONDS + 10,
             )
             if updates:
-                repo.store_updates(engine, updates, clock())
+                await (in_database_thread or run_inline)(repo.store_updates, engine, updates, clock())
                 offset = max(offset, max(u["update_id"] for u in updates) + 1)
                 log.debug("stored %d updates", len(updates))
                 on_stored()

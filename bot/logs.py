@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 
-CHATTY = ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access", "hpack")
+CHATTY = ("httpx", "httpcore", "telegram", "apscheduler", "aiohttp.access", "aiohttp.client", "hpack")
 MASK = "[secret]"
 
 

@@ -10,16 +10,12 @@ import html
 import io
 from datetime import datetime, timedelta
 
-import matplotlib
+from babel.dates import format_date
 
-matplotlib.use("Agg")  # no display, and no pyplot global state: Figure objects only
-from babel.dates import format_date  # noqa: E402
-from matplotlib.figure import Figure  # noqa: E402
-
-from dialogues import clock  # noqa: E402
-from dialogues.model import World  # noqa: E402
-from dialogues.texts import Texts  # noqa: E402
-from storage.repo import Call  # noqa: E402
+from dialogues import clock
+from dialogues.model import World
+from dialogues.texts import Texts
+from storage.repo import Call
 
 WEEKS = 4
 COLOURS = ("#3f6f8f", "#c0673f")
@@ -36,6 +32,12 @@ def calls(world: World, now: datetime, texts: Texts) -> list[Call]:
 
 
 def render(world: World, now: datetime, texts: Texts) -> bytes:
+    # Imported on the first picture: matplotlib and numpy hold about 40 MB a process would carry unused.
+    import matplotlib
+
+    matplotlib.use("Agg")  # no display, and no pyplot global state: Figure objects only
+    from matplotlib.figure import Figure
+
     me, partner, couple = world.me, world.partner, world.couple
     language = me.language
     say = lambda key: html.unescape(texts.render(language, key))  # noqa: E731 (labels are plain text)

@@ -26,7 +26,7 @@ from bot.render import to_calls
 def process(engine: Engine, update: Update, now: datetime, texts: Texts, default_language: str) -> bool:
     """Handle one stored update exactly once. False if it was already handled (or is being handled)."""
     with Session(engine) as session:
-        if repo.claim_update(session, update.update_id) is None:
+        if not repo.claim_update(session, update.update_id, now):  # before an erasure, which removes this person's updates
             return False
         event = to_event(update, default_language, nonce=secrets.token_urlsafe(16))
         reachable = reachability(update)
@@ -34,7 +34,6 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
             _unreachable(session, update.effective_chat.id, now, texts)
         elif reachable:
             repo.set_reachable(session, update.effective_chat.id, True)
-        repo.mark_processed(session, update.update_id, now)  # before an erasure, which removes this person's updates
         if event is not None:
             opened = event.payload if isinstance(event, Start) else None
             world = repo.load_world(session, event.sender.user_id, opened)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import functools
 import json
 import types
 import typing
@@ -43,8 +44,7 @@ def _build(kind, data):
             return tuple(_build(args[0], v) for v in data)
         return tuple(_build(k, v) for k, v in zip(args, data))
     if dataclasses.is_dataclass(kind):
-        hints = typing.get_type_hints(kind)
-        return kind(**{f.name: _build(hints[f.name], data[f.name]) for f in dataclasses.fields(kind) if f.name in data})
+        return kind(**{name: _build(hint, data[name]) for name, hint in _fields(kind) if name in data})
     if kind is datetime:
         return datetime.fromisoformat(data)
     if kind is date:
@@ -52,3 +52,10 @@ def _build(kind, data):
     if isinstance(kind, type) and issubclass(kind, Enum):
         return kind(data)
     return data
+
+
+@functools.cache
+def _fields(kind: type) -> tuple[tuple[str, object], ...]:
+    """A record's fields with their resolved types (resolving them is slow; the types never change)."""
+    hints = typing.get_type_hints(kind)
+    return tuple((f.name, hints[f.name]) for f in dataclasses.fields(kind))

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
+HEAD = "0001"  # the newest revision in migrations/versions (tests/test_storage.py checks it)
 
 
 def make_engine(url: str) -> Engine:
@@ -34,7 +34,9 @@ def _sqlite_pragmas(connection, _record) -> None:
     cursor.close()
 
 
-def alembic_config(engine: Engine) -> Config:
+def alembic_config(engine: Engine):
+    from alembic.config import Config  # imported when needed: alembic and mako stay out of a running bot's memory
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS))
     config.attributes["engine"] = engine
@@ -42,5 +44,19 @@ def alembic_config(engine: Engine) -> Config:
 
 
 def migrate(engine: Engine) -> None:
-    """Bring the database to the newest schema; run at every start."""
+    """Bring the database to the newest schema; run at every start. A database that is there already
+    is left alone without loading Alembic, which would stay in the bot's memory (about 15 MB)."""
+    if current_revision(engine) == HEAD:
+        return
+    from alembic import command
+
     command.upgrade(alembic_config(engine), "head")
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at; None for a database never migrated."""
+    try:
+        with engine.connect() as connection:
+            return connection.execute(text("SELECT version_num FROM alembic_version")).scalar()
+    except (OperationalError, ProgrammingError):  # no such table yet
+        return None

@@ -6,9 +6,8 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, and_, delete, exists, func, not_, or_, select, text, update
+from sqlalchemy import Engine, and_, bindparam, delete, exists, func, not_, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import aliased
 from sqlmodel import Session
 
 from dialogues.model import Couple, Invite, Person, Phase, Record, Role, World
@@ -44,7 +43,11 @@ def store_updates(engine: Engine, updates: list[dict], now: datetime, track_offs
         insert = _insert_ignoring_duplicates(engine, InboxRow)
         session.execute(insert, rows)
         if track_offset:
-            _set_meta(session, OFFSET_KEY, str(max(offset, polling_offset(session) or 0)))
+            row = session.get(MetaRow, OFFSET_KEY)
+            if row is None:
+                session.add(MetaRow(key=OFFSET_KEY, value=str(offset)))
+            elif int(row.value) < offset:
+                row.value = str(offset)
         session.commit()
 
 
@@ -58,14 +61,6 @@ def _sender_id(update: dict) -> int | None:
 def polling_offset(session: Session) -> int | None:
     value = session.get(MetaRow, OFFSET_KEY)
     return int(value.value) if value else None
-
-
-def _set_meta(session: Session, key: str, value: str) -> None:
-    row = session.get(MetaRow, key)
-    if row:
-        row.value = value
-    else:
-        session.add(MetaRow(key=key, value=value))
 
 
 def _insert_ignoring_duplicates(engine: Engine, model):
@@ -84,21 +79,18 @@ def pending_updates(session: Session, limit: int = 100) -> list[dict]:
     return [json.loads(payload) for payload in session.scalars(query)]
 
 
-def claim_update(session: Session, update_id: int) -> dict | None:
-    """Lock an unprocessed update for this transaction; None if done or taken by another process."""
-    query = (
-        select(InboxRow)
+def claim_update(session: Session, update_id: int, now: datetime) -> bool:
+    """Take an unprocessed update for this transaction and mark it done, in one statement: what it
+    said and who sent it are forgotten, its id is kept against repeats. False if it was done already,
+    or another process holds it (on PostgreSQL its row is locked, and SKIP LOCKED passes it by)."""
+    unclaimed = (
+        select(InboxRow.update_id)
         .where(InboxRow.update_id == update_id, InboxRow.processed_at.is_(None))
         .with_for_update(skip_locked=True)
+        .scalar_subquery()
     )
-    row = session.scalars(query).first()
-    return json.loads(row.payload) if row else None
-
-
-def mark_processed(session: Session, update_id: int, now: datetime) -> None:
-    """Done: forget what the update said and who sent it; keep its id against repeats."""
-    query = update(InboxRow).where(InboxRow.update_id == update_id)
-    session.execute(query.values(processed_at=now, payload=None, user_id=None))
+    query = update(InboxRow).where(InboxRow.update_id == unclaimed).values(processed_at=now, payload=None, user_id=None)
+    return session.execute(query, execution_options={"synchronize_session": False}).rowcount > 0
 
 
 def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int) -> int:
@@ -122,9 +114,10 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
     partners of one couple wait for each other instead of deadlocking. A couple's care record
     (its therapist) is locked right after the couple, and the therapist with the people.
     """
-    if _therapist_event(session, user_id, opened_token):
+    pointer = session.execute(select(PersonRow.phase, PersonRow.couple_id).where(PersonRow.user_id == user_id)).first()
+    if (opened_token or "").startswith(THERAPIST_LINK) or (pointer and pointer.phase == Phase.THERAPIST.value):
         return _therapist_world(session, user_id, opened_token)
-    couple_id = session.scalar(select(PersonRow.couple_id).where(PersonRow.user_id == user_id))
+    couple_id = pointer.couple_id if pointer else None
     couple_row = session.scalars(select(CoupleRow).where(CoupleRow.id == couple_id).with_for_update()).first() if couple_id else None
     couple = _couple(couple_row) if couple_row else None
     invite = None
@@ -140,10 +133,17 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
     care = _live_care(session, couple.id) if couple else None
     therapist_id = care.therapist_id if care else None
     ids = sorted({user_id, other, therapist_id} - {None})
-    rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update())
+    rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update()).all()
+    _keep(session, couple_row, *rows)
     people = {row.user_id: _person(row) for row in rows}
     therapist = people.get(therapist_id) if therapist_id not in (None, user_id, other) else None
     return World(me=people.get(user_id), partner=people.get(other), couple=couple, invite=invite, therapist=therapist, care=care)
+
+
+def _keep(session: Session, *rows) -> None:
+    """Hold the rows an event loaded until its transaction ends. The session only keeps weak references,
+    so without this, saving the world would read each of them again."""
+    session.info.setdefault("loaded", []).extend(row for row in rows if row is not None)
 
 
 def save_world(session: Session, world: World, now: datetime) -> None:
@@ -154,16 +154,15 @@ def save_world(session: Session, world: World, now: datetime) -> None:
         session.merge(_care_row(world.care))
     if world.couple:
         c = world.couple
-        session.merge(
-            CoupleRow(
-                id=c.id,
-                member_a=c.member_ids[0],
-                member_b=c.member_ids[1],
-                started_at=c.started_at,
-                ended_at=c.ended_at,
-                state=codec.dumps(c),
-            )
-        )
+        state = codec.dumps(c)
+        row = session.get(CoupleRow, c.id)  # loaded with the world: no statement
+        if row is None:
+            row = CoupleRow(id=c.id, member_a=c.member_ids[0], member_b=c.member_ids[1], started_at=c.started_at)
+            session.add(row)
+        if row.state != state:  # unchanged, it is neither encrypted again nor written
+            row.state = state
+        if _utc(row.ended_at) != c.ended_at:
+            row.ended_at = c.ended_at
     if world.invite:
         i = world.invite
         session.merge(
@@ -174,12 +173,6 @@ def save_world(session: Session, world: World, now: datetime) -> None:
 # A couple's therapist (dialogues/therapist.py) -----------------------------------------------
 
 THERAPIST_LINK = "th_"
-
-
-def _therapist_event(session: Session, user_id: int, opened_token: str | None) -> bool:
-    if opened_token and opened_token.startswith(THERAPIST_LINK):
-        return True
-    return session.scalar(select(PersonRow.phase).where(PersonRow.user_id == user_id)) == Phase.THERAPIST.value
 
 
 def _therapist_world(session: Session, user_id: int, opened_token: str | None) -> World:
@@ -212,7 +205,8 @@ def _therapist_world(session: Session, user_id: int, opened_token: str | None) -
     members = [m for m in couple.member_ids if m != user_id] if couple and care else []
     therapist_id = care.therapist_id if care and care.therapist_id not in (None, user_id) else None
     ids = sorted({user_id, *members, therapist_id} - {None})
-    rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update())
+    rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update()).all()
+    _keep(session, couple_row, care_row, *rows)
     people = {row.user_id: _person(row) for row in rows}
     return World(
         me=people.get(user_id),
@@ -234,6 +228,7 @@ def _live_care(session: Session, couple_id: str) -> Care | None:
         .with_for_update()
     )
     row = session.scalars(query).first()
+    _keep(session, row)
     return _care(row) if row else None
 
 
@@ -331,7 +326,9 @@ def _save_person(session: Session, p: Person, now: datetime) -> None:
     row.role = p.role.value if p.role else None
     row.couple_id, row.invite_token, row.menu, row.asking = p.couple_id, p.invite_token, p.menu, p.asking
     row.time_zone, row.country, row.screened = p.time_zone, p.country, p.screened
-    row.checkin_at, row.paused_until, row.awaiting, row.nudged_on = p.checkin_at, p.paused_until, p.awaiting, p.nudged_on
+    row.checkin_at, row.awaiting, row.nudged_on = p.checkin_at, p.awaiting, p.nudged_on
+    if _utc(row.paused_until) != p.paused_until:  # SQLite reads it back naive: compared as UTC, not rewritten
+        row.paused_until = p.paused_until
     session.add(row)
 
 
@@ -354,11 +351,21 @@ def _invite(row: InviteRow) -> Invite:
 
 
 def set_reachable(session: Session, user_id: int, reachable: bool) -> bool:
-    """True if this changed it (so a blocking is noticed once, however many messages bounce)."""
+    """True if this changed it (so a blocking is noticed once, however many messages bounce).
+
+    A person loaded in this transaction (locked, by load_world) is changed on their row, so the
+    usual case, someone writing who was reachable all along, costs no statement.
+    """
+    row = session.identity_map.get(session.identity_key(PersonRow, user_id))
+    if row is not None:
+        changed = row.reachable != reachable
+        row.reachable = reachable
+        return changed
     result = session.execute(
         update(PersonRow)
         .where(PersonRow.user_id == user_id, PersonRow.reachable == (not reachable))
-        .values(reachable=reachable)
+        .values(reachable=reachable),
+        execution_options={"synchronize_session": False},
     )
     return result.rowcount > 0
 
@@ -386,55 +393,47 @@ def queue(session: Session, calls: list[Call], now: datetime) -> None:
         session.add(OutboxRow(chat_id=call.chat_id, method=call.method, payload=json.dumps(call.params), created_at=now))
 
 
-def due_calls(session: Session, limit: int = 100) -> list[QueuedCall]:
-    """Unsent calls in the order they were made, skipping people who blocked the bot."""
+def _due_calls_query():
     blocked = exists().where(and_(PersonRow.user_id == OutboxRow.chat_id, not_(PersonRow.reachable)))
-    query = (
-        select(OutboxRow)
+    return (
+        select(OutboxRow.id, OutboxRow.chat_id, OutboxRow.method, OutboxRow.payload)
         .where(OutboxRow.sent_at.is_(None), not_(blocked))
         .order_by(OutboxRow.id)
-        .limit(limit)
+        .limit(bindparam("limit"))
     )
-    return [
-        QueuedCall(row.id, Call(row.chat_id, row.method, json.loads(row.payload)))
-        for row in session.scalars(query)
-    ]
 
 
-def due_heads(session: Session, limit: int = 100) -> list[QueuedCall]:
-    """The oldest unsent call of each chat (skipping people who blocked the bot), oldest first.
+_DUE_CALLS = _due_calls_query()  # built once: building a statement costs more than running this one
 
-    Only a chat's oldest call may leave, so one chat's calls leave in order even when several
-    processes deliver: the next one becomes due when this one is marked sent.
+
+def due_calls(session: Session, limit: int = 200) -> list[QueuedCall]:
+    """Unsent calls in the order they were made, skipping people who blocked the bot.
+
+    A chat's calls leave in this order: only a chat's first call here may be made (the courier
+    keeps to that), so even with several processes delivering, the next becomes due only when
+    this one is gone from the outbox.
     """
-    blocked = exists().where(and_(PersonRow.user_id == OutboxRow.chat_id, not_(PersonRow.reachable)))
-    earlier = aliased(OutboxRow)
-    waiting = exists().where(and_(earlier.chat_id == OutboxRow.chat_id, earlier.sent_at.is_(None), earlier.id < OutboxRow.id))
-    query = (
-        select(OutboxRow)
-        .where(OutboxRow.sent_at.is_(None), not_(blocked), not_(waiting))
-        .order_by(OutboxRow.id)
-        .limit(limit)
-    )
-    return [QueuedCall(row.id, Call(row.chat_id, row.method, json.loads(row.payload))) for row in session.scalars(query)]
+    rows = session.execute(_DUE_CALLS, {"limit": limit})
+    return [QueuedCall(row.id, Call(row.chat_id, row.method, json.loads(row.payload))) for row in rows]
 
 
-def lock_call(session: Session, call_id: int) -> bool:
-    """Claim an unsent call for this transaction: on PostgreSQL a row lock that other processes
-    skip (SKIP LOCKED), held while the call is made and until it is marked sent. False if it is
-    already sent or another process has it. (SQLite has one process; there it only checks.)"""
+def lock_calls(session: Session, call_ids: list[int]) -> set[int]:
+    """Claim unsent calls for this transaction: on PostgreSQL row locks that other processes skip
+    (SKIP LOCKED), held while the calls are made and until they are marked sent. Returns the ids
+    claimed; one already sent or in another process's hands is left out. (SQLite has one process;
+    there it only checks.)"""
     query = (
         select(OutboxRow.id)
-        .where(OutboxRow.id == call_id, OutboxRow.sent_at.is_(None))
+        .where(OutboxRow.id.in_(call_ids), OutboxRow.sent_at.is_(None))
         .with_for_update(skip_locked=True)
     )
     if session.get_bind().dialect.name == "postgresql":
-        # This transaction only records that a call went out. Its commit need not wait for the disk:
+        # This transaction only records that calls went out. Its commit need not wait for the disk:
         # a crash of the bot loses nothing (the server has it), and a crash of the server itself can
-        # only make the call go out again, which at-least-once allows. It narrows the window between
+        # only make a call go out again, which at-least-once allows. It narrows the window between
         # a send and its commit, the one place duplicates come from.
         session.execute(text("SET LOCAL synchronous_commit TO OFF"))
-    return session.scalar(query) is not None
+    return set(session.scalars(query))
 
 
 def replace_params(session: Session, call_id: int, params: dict) -> None:
@@ -442,10 +441,11 @@ def replace_params(session: Session, call_id: int, params: dict) -> None:
     session.execute(update(OutboxRow).where(OutboxRow.id == call_id).values(payload=json.dumps(params)))
 
 
-def mark_sent(session: Session, call_id: int, now: datetime, failed: bool = False) -> None:
-    """A delivered (or refused) call leaves the outbox: it is a queue, not a record. The journal
+def mark_sent(session: Session, call_ids: list[int]) -> None:
+    """Delivered (or refused) calls leave the outbox: it is a queue, not a record. The journal
     (entries) keeps what people wrote; a rendered copy with names in it need not stay."""
-    session.execute(delete(OutboxRow).where(OutboxRow.id == call_id))
+    if call_ids:
+        session.execute(delete(OutboxRow).where(OutboxRow.id.in_(call_ids)))
 
 
 def count_unsent(session: Session) -> int:

@@ -6,11 +6,12 @@ from datetime import datetime, timezone
 
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
 from storage import repo
-from storage.db import make_engine, migrate
+from storage.db import HEAD, alembic_config, current_revision, make_engine, migrate
 
 NOW = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
 
@@ -21,6 +22,15 @@ def test_an_empty_database_migrates_to_head(database_url):
     migrate(engine)  # a second start finds nothing to do
     tables = set(inspect(engine).get_table_names())
     assert {"people", "couples", "invites", "inbox", "outbox", "meta", "alembic_version"} <= tables
+    assert current_revision(engine) == HEAD
+    engine.dispose()
+
+
+def test_the_head_a_start_compares_with_is_the_newest_migration(database_url):
+    # migrate() skips Alembic when the database is at HEAD, so HEAD must move with every new revision.
+    engine = make_engine(database_url)
+    assert current_revision(engine) is None
+    assert ScriptDirectory.from_config(alembic_config(engine)).get_current_head() == HEAD
     engine.dispose()
 
 
