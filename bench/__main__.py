@@ -11,6 +11,7 @@ import asyncio
 import os
 import platform
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -25,7 +26,7 @@ from bench import engine_bench, report
 from bench.db import Database
 from bench.e2e import TOKEN, Plan, make_couples, session
 from bench.emu import TimedEmulator
-from bench.procs import BotProcess
+from bench.procs import CODE, BotProcess
 
 FULL = Plan()
 QUICK = Plan(rate_seconds=8.0, rate_couples=40, light_seconds=5.0, light_couples=20, sat_seconds=6.0, sat_couples=150, warm_updates=60, warm_couples=20,
@@ -183,8 +184,25 @@ def _context() -> str:
 
     cpus = os.cpu_count()
     load = Path("/proc/loadavg").read_text().split()[0]
+    code = _code_version()
     return (f"{datetime.now(timezone.utc):%Y-%m-%d %H:%M} UTC; {cpus} CPUs (load {load} at start); Python "
-            f"{platform.python_version()}; python-telegram-bot {telegram.__version__}; SQLAlchemy {sqlalchemy.__version__}")
+            f"{platform.python_version()}; python-telegram-bot {telegram.__version__}; SQLAlchemy {sqlalchemy.__version__}"
+            f"{'; code ' + code if code else ''}")
+
+
+def _code_version() -> str:
+    """The commit of the code under test, and whether its tree had changes not committed (read-only git)."""
+    folder = CODE
+    try:
+        commit = subprocess.run(["git", "-C", str(folder), "rev-parse", "--short", "HEAD"], capture_output=True,
+                                text=True, timeout=5).stdout.strip()
+        dirty = subprocess.run(["git", "-C", str(folder), "status", "--porcelain", "--untracked-files=no"],
+                               capture_output=True, text=True, timeout=5).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    if not commit:
+        return f"{folder} (not a git checkout)"
+    return f"{commit}{' + uncommitted changes in ' + str(len(dirty.splitlines())) + ' files' if dirty else ''}"
 
 
 def _say(line: str) -> None:

@@ -2,7 +2,8 @@
 
 The burst: N check-ins fall due in the same minute. The people are linked couples stored as the bot
 stores them; their check-ins are rows in the `schedules` table (`repo.schedule`, as the engine's
-Schedule effects are stored), all due now, written while the bot runs. The bot's own scheduler
+Schedule effects are stored), all due now; then the bot starts (its scheduler first looks half a second
+after the start, then every HERSTEL_TICK_SECONDS, so no tick interval is waited out). The bot's own scheduler
 (the repeating job in bot/app.py, every HERSTEL_TICK_SECONDS) claims them, steps each through the
 engine in its own unit of work, and the courier delivers the check-in messages at its configured
 pace (HERSTEL_SEND_RATE, 25/s by default) through an emulator that enforces Telegram's limits
@@ -10,15 +11,14 @@ pace (HERSTEL_SEND_RATE, 25/s by default) through an emulator that enforces Tele
 are queued straight into the outbox instead.
 
 The claims: the scheduler's query (`repo.due_schedule_ids`, then `repo.claim_schedule` of the first)
-on a schedules table of 200k rows of which 5k are due, and the courier's (`repo.due_heads(limit=100)`,
-then `repo.lock_call`) on an outbox of 200k unsent rows, twice: 100k chats with two calls each, and
+on a schedules table of 200k rows of which 5k are due, and the courier's (`repo.due_calls(limit=200)`,
+then `repo.lock_calls`) on an outbox of 200k unsent rows, twice: 100k chats with two calls each, and
 with the oldest 195k held for 1,000 people who blocked the bot.
 """
 
 from __future__ import annotations
 
 import asyncio
-import inspect
 import statistics
 import time
 from dataclasses import dataclass
@@ -35,8 +35,6 @@ from bench.db import Database, outbox_payload
 
 CONFIGURED_RATE = Settings.model_fields["send_rate"].default
 TICK_SECONDS = Settings.model_fields["tick_seconds"].default if "tick_seconds" in Settings.model_fields else None
-CLAIM_LIMIT = (inspect.signature(repo.due_schedule_ids).parameters["limit"].default
-               if hasattr(repo, "due_schedule_ids") else None)  # due rows the scheduler takes a look
 HAS_SCHEDULER = hasattr(repo, "schedule") and hasattr(repo, "due_schedule_ids") and "schedules" in SQLModel.metadata.tables
 
 
@@ -75,26 +73,28 @@ async def burst(db: Database, emu, make_couples, start_bot, rows: int, deadline:
             times.append(at)
 
     errors_before = len(emu.errors)
-    bot = await start_bot()
+    emu.on_delivered = delivered
+    now = datetime.now(timezone.utc)
+    with Session(db.engine) as session:  # all due now; the bot starts right after and its scheduler finds them
+        if HAS_SCHEDULER:
+            for person in people:
+                repo.schedule(session, person.id, "checkin", "", now)
+        else:
+            repo.queue(session, [repo.Call(p.id, "sendMessage", {"chat_id": p.id, "parse_mode": "HTML",
+                                                                 "text": "How did today go?"}) for p in people], now)
+        session.commit()
+    t0 = time.perf_counter()
+    bot = None
     try:
-        emu.on_delivered = delivered
-        now = datetime.now(timezone.utc)
-        with Session(db.engine) as session:
-            if HAS_SCHEDULER:
-                for person in people:
-                    repo.schedule(session, person.id, "checkin", "", now)
-            else:
-                repo.queue(session, [repo.Call(p.id, "sendMessage", {"chat_id": p.id, "parse_mode": "HTML",
-                                                                     "text": "How did today go?"}) for p in people], now)
-            session.commit()
-        t0 = time.perf_counter()
+        bot = await start_bot()
         end = t0 + deadline
         while len(times) < rows and time.perf_counter() < end:
             await asyncio.sleep(0.2)
         stopped = time.perf_counter()
     finally:
         emu.on_delivered = None
-        await bot.stop()
+        if bot is not None:
+            await bot.stop()
     errors = [(m, code) for m, code in emu.errors[errors_before:] if m in ("sendMessage", "answerCallbackQuery")]
     result.delivered = len(times)
     result.too_many = sum(1 for _, code in errors if code == 429)
@@ -162,9 +162,9 @@ def _claim_schedule(session: Session) -> int:
 
 
 def _claim_call(session: Session) -> int:
-    heads = repo.due_heads(session, limit=100)
+    heads = repo.due_calls(session, limit=200)
     if heads:
-        repo.lock_call(session, heads[0].id)
+        repo.lock_calls(session, [heads[0].id])
     return len(heads)
 
 

@@ -27,6 +27,8 @@ from storage import codec, repo, secret
 import storage.models  # noqa: F401  (the tables, for their columns and defaults)
 from storage.db import make_engine, migrate
 
+from bench.procs import process_cpu_seconds
+
 BULK_PERSON = 8_000_000_000  # bulk people's ids: 2n and 2n+1 (the emulator's are 7_000_000_000 + n)
 BULK_UPDATE = 5_000_000_000  # handled update ids, far above the emulator's
 NAMES = ("Anna", "Ben", "Carla", "Daan", "Emma", "Finn", "Grace", "Hugo", "Iris", "Jens", "Kim", "Lars")
@@ -57,11 +59,15 @@ class Database:
             db = cls(backend, f"sqlite:///{folder / 'herstel.db'}", folder)
         else:
             base = make_url(postgres_url).set(drivername="postgresql+psycopg")
+            if base.host not in (None, "", "127.0.0.1", "localhost", "::1"):
+                raise ValueError(f"the bench talks to 127.0.0.1 only; {base.host!r} is not local")
             schema = "bench_" + secrets.token_hex(5)
             admin = create_engine(base, isolation_level="AUTOCOMMIT")
             with admin.connect() as connection:
                 connection.execute(text(f"CREATE SCHEMA {schema}"))
-            url = base.update_query_dict({"options": f"-csearch_path={schema}"}).render_as_string(hide_password=False)
+            # The application name marks the bot's connections, so their server processes can be found.
+            url = base.update_query_dict({"options": f"-csearch_path={schema}", "application_name": schema}
+                                         ).render_as_string(hide_password=False)
             db = cls(backend, url, (admin, schema))
         db.engine = make_engine(db.url)
         migrate(db.engine)
@@ -162,6 +168,17 @@ class Database:
     def counts(self) -> dict[str, int]:
         tables = [t for t in ("people", "couples", "entries", "inbox", "schedules") if t in SQLModel.metadata.tables]
         return {t: self.execute(f"SELECT count(*) FROM {t}")[0][0] for t in tables}
+
+    def server_cpu(self) -> float:
+        """PostgreSQL: CPU seconds of the server processes connected under this database's schema name
+        (the bot's connections, and the bench's own, which are idle during a run); SQLite: 0."""
+        if self.backend != "postgresql":
+            return 0.0
+        admin, schema = self.drop_with
+        with admin.connect() as connection:
+            pids = [row[0] for row in connection.execute(
+                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": schema})]
+        return process_cpu_seconds(pids)
 
     def flush_stats(self) -> None:
         """PostgreSQL: make this process's own table statistics visible now (they are flushed lazily)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from dialogues.model import Press, Sender
 
 from bench.emu import TimedEmulator
-from bench.procs import machine_cpu_seconds, postgres_cpu_seconds
+from bench.procs import machine_cpu_seconds
 from bench.scenario import Script, Shadow, event_for, utc_now
 
 STUCK_AFTER = 15.0
@@ -64,7 +64,7 @@ class RunResult:
     driver_cpu: float = 0.0  # CPU seconds of this process (emulator + driver) during the run
     bot_cpu: float = 0.0  # CPU seconds of the bot process during the run
     machine_cpu: float = 0.0  # CPU seconds every process on the machine used during the run
-    postgres_cpu: float = 0.0  # of which the PostgreSQL server's processes
+    postgres_cpu: float = 0.0  # of which the PostgreSQL server processes serving the bot
     wall: float = 0.0  # seconds the run took, start to end
 
     @property
@@ -78,8 +78,10 @@ class RunResult:
 
 
 class Load:
-    def __init__(self, emu: TimedEmulator, couples: list[SimCouple], echo: bool) -> None:
+    def __init__(self, emu: TimedEmulator, couples: list[SimCouple], echo: bool, server_cpu=lambda: 0.0) -> None:
+        """`server_cpu()`: CPU seconds the database server has spent for the bot so far (PostgreSQL)."""
         self.emu = emu
+        self.server_cpu = server_cpu
         self.couples = couples
         self.echo = echo
         self._by_chat = {}
@@ -98,7 +100,7 @@ class Load:
         result = self._result = RunResult(label, rate, len(self.couples))
         self.emu.on_delivered = self._delivered
         cpu0 = time.process_time()
-        machine0, pg0 = machine_cpu_seconds(), postgres_cpu_seconds()
+        machine0, pg0 = machine_cpu_seconds(), self.server_cpu()
         start = time.perf_counter()
         stop_sending = start + seconds
         end = stop_sending + drain
@@ -145,7 +147,7 @@ class Load:
         result.seconds = (self._last_answer - first_sent) if first_sent and self._last_answer else 0.0
         result.driver_cpu = time.process_time() - cpu0
         result.machine_cpu = machine_cpu_seconds() - machine0
-        result.postgres_cpu = postgres_cpu_seconds() - pg0
+        result.postgres_cpu = max(0.0, self.server_cpu() - pg0)
         result.wall = time.perf_counter() - start
         self._ready = deque(c for c in self.couples if not c.gone)
         return result

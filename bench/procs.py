@@ -109,17 +109,13 @@ def machine_cpu_seconds() -> float:
     return (user + nice + system + irq + softirq + steal) / TICKS
 
 
-def postgres_cpu_seconds() -> float:
-    """CPU time of the PostgreSQL server's processes (their work counts toward the database, not 'other')."""
+def process_cpu_seconds(pids) -> float:
+    """User + system CPU time of these processes so far (those that are gone count 0)."""
     total = 0
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
+    for pid in pids:
         try:
-            raw = (entry / "stat").read_text()
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
         except OSError:
             continue
-        name, rest = raw[raw.index("(") + 1: raw.rindex(")")], raw.rsplit(")", 1)[1].split()
-        if name.startswith("postgres"):
-            total += int(rest[11]) + int(rest[12])
+        total += int(fields[11]) + int(fields[12])
     return total / TICKS

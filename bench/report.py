@@ -175,9 +175,10 @@ class Report:
             projected = [f"{NAMES[b.backend]} ~{b.rows / b.rate:.0f} s" for b in self.bursts if not b.complete and b.rate]
             extra = (f"   (not all delivered within {self.plan.burst_deadline:.0f} s; at the rate reached the last would "
                      f"arrive after: {', '.join(projected)})")
-        from bench.burst import CLAIM_LIMIT, TICK_SECONDS
+        from bench.burst import TICK_SECONDS
+        from bot.app import BATCH
 
-        looks = (f"; the scheduler looks every {TICK_SECONDS:g} s and takes up to {CLAIM_LIMIT} due rows a look"
+        looks = (f"; the scheduler looks every {TICK_SECONDS:g} s and works through all that is due, {BATCH} rows at a time"
                  if b0.via == "scheduler" and TICK_SECONDS else "")
         return [f"3. Scheduled burst: {b0.rows:,} check-ins due in the same minute, via {via};",
                 "   emulator enforces Telegram's limits (30/s overall, 20 then 1/s a chat); Herstel at its default pace"
