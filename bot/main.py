@@ -19,6 +19,8 @@ ENV_FILE = Path(".env")
 
 
 def main(argv: list[str] | None = None) -> int:
+    # Until the event loop takes over, a stop ends the start cleanly: nothing is in hand yet.
+    signal.signal(signal.SIGTERM, _exit_cleanly)
     parser = argparse.ArgumentParser(prog="herstel", description=__doc__)
     parser.add_argument(
         "command",
@@ -90,6 +92,10 @@ async def _until_signal(run) -> int:
         loop.add_signal_handler(sig, stop.set)
     await run(stop)
     return 0
+
+
+def _exit_cleanly(signum, frame) -> None:
+    sys.exit(0)
 
 
 def _fail(line: str) -> int:

@@ -189,6 +189,7 @@ async def test_sigterm_finishes_what_is_in_hand_confirms_what_is_stored_and_exit
         assert stored and not stored & {u.update_id for u in emulator._updates}  # all confirmed
 
         await bot.start()  # the rest is handled by the next run, once
+        await until(lambda: bot.ready, "the bot to start again", 60)
         await until(lambda: database.pending() == 0 and emulator.pending_updates == 0 and not database.unsent(),
                     "the next run to finish", 30)
         assert await bot.terminate() == 0
