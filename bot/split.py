@@ -23,6 +23,8 @@ def _width(token: str) -> int:
 
 
 def split_html(html: str, limit: int = LIMIT) -> list[str]:
+    if len(html.encode("utf-16-le")) // 2 <= limit:  # tags and entities only add: it fits as it is
+        return [html]
     tokens = _TOKEN.findall(html)
     if sum(_width(t) for t in tokens) <= limit:
         return [html]

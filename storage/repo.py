@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, and_, bindparam, delete, exists, func, not_, or_, select, text, update
+from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, not_, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -83,14 +83,7 @@ def claim_update(session: Session, update_id: int, now: datetime) -> bool:
     """Take an unprocessed update for this transaction and mark it done, in one statement: what it
     said and who sent it are forgotten, its id is kept against repeats. False if it was done already,
     or another process holds it (on PostgreSQL its row is locked, and SKIP LOCKED passes it by)."""
-    unclaimed = (
-        select(InboxRow.update_id)
-        .where(InboxRow.update_id == update_id, InboxRow.processed_at.is_(None))
-        .with_for_update(skip_locked=True)
-        .scalar_subquery()
-    )
-    query = update(InboxRow).where(InboxRow.update_id == unclaimed).values(processed_at=now, payload=None, user_id=None)
-    return session.execute(query, execution_options={"synchronize_session": False}).rowcount > 0
+    return session.connection().execute(_CLAIM_UPDATE, {"claimed": update_id, "now": now}).rowcount > 0
 
 
 def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int) -> int:
@@ -114,17 +107,18 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
     partners of one couple wait for each other instead of deadlocking. A couple's care record
     (its therapist) is locked right after the couple, and the therapist with the people.
     """
-    pointer = session.execute(select(PersonRow.phase, PersonRow.couple_id).where(PersonRow.user_id == user_id)).first()
+    db = session.connection()
+    pointer = db.execute(_POINTER, {"user_id": user_id}).first()
     if (opened_token or "").startswith(THERAPIST_LINK) or (pointer and pointer.phase == Phase.THERAPIST.value):
-        return _therapist_world(session, user_id, opened_token)
-    couple_id = pointer.couple_id if pointer else None
-    couple_row = session.scalars(select(CoupleRow).where(CoupleRow.id == couple_id).with_for_update()).first() if couple_id else None
-    couple = _couple(couple_row) if couple_row else None
+        return _therapist_world(session, user_id, opened_token, pointer)
+    couple = _load_couple(session, pointer.couple_id) if pointer and pointer.couple_id else None
     invite = None
     if couple is None:
-        token = opened_token or session.scalar(select(PersonRow.invite_token).where(PersonRow.user_id == user_id))
-        invite_row = session.scalars(select(InviteRow).where(InviteRow.token == token).with_for_update()).first() if token else None
+        token = opened_token or (pointer.invite_token if pointer else None)
+        invite_row = db.execute(_INVITE, {"token": token}).first() if token else None
         invite = _invite(invite_row) if invite_row else None
+        if invite:
+            _loaded(session)[("invites", invite.token)] = _invite_values(invite)
     other = None
     if couple:
         other = couple.member_ids[1] if couple.member_ids[0] == user_id else couple.member_ids[0]
@@ -132,42 +126,75 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
         other = invite.inviter_id
     care = _live_care(session, couple.id) if couple else None
     therapist_id = care.therapist_id if care else None
-    ids = sorted({user_id, other, therapist_id} - {None})
-    rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update()).all()
-    _keep(session, couple_row, *rows)
-    people = {row.user_id: _person(row) for row in rows}
+    people = _load_people(session, {user_id, other, therapist_id})
     therapist = people.get(therapist_id) if therapist_id not in (None, user_id, other) else None
     return World(me=people.get(user_id), partner=people.get(other), couple=couple, invite=invite, therapist=therapist, care=care)
 
 
-def _keep(session: Session, *rows) -> None:
-    """Hold the rows an event loaded until its transaction ends. The session only keeps weak references,
-    so without this, saving the world would read each of them again."""
-    session.info.setdefault("loaded", []).extend(row for row in rows if row is not None)
+# What a transaction loaded, as it would be written back: saving the world writes only what changed
+# (and nothing at all for a row unchanged), and inserts only what it did not load.
+
+
+def _loaded(session: Session) -> dict:
+    return session.info.setdefault("loaded", {})
+
+
+def _load_couple(session: Session, couple_id: str) -> Couple | None:
+    row = session.connection().execute(_COUPLE, {"id": couple_id}).first()
+    if row is None:
+        return None
+    _loaded(session)[("couples", row.id)] = {"id": row.id, "state": row.state, "ended_at": _utc(row.ended_at)}
+    return _couple(row)
+
+
+def _load_people(session: Session, ids: set) -> dict[int, Person]:
+    rows = session.connection().execute(_PEOPLE, {"ids": sorted(ids - {None})}).all()
+    loaded, reachable = _loaded(session), session.info.setdefault("reachable", {})
+    people = {}
+    for row in rows:
+        person = people[row.user_id] = _person(row)
+        loaded[("people", row.user_id)] = _person_values(person)
+        reachable[row.user_id] = row.reachable
+    return people
+
+
+def _load_care(session: Session, statement, params: dict) -> Care | None:
+    row = session.connection().execute(statement, params).first()
+    if row is None:
+        return None
+    care = _care(row)
+    _loaded(session)[("cares", care.id)] = _care_values(care)
+    return care
 
 
 def save_world(session: Session, world: World, now: datetime) -> None:
     for person in (world.me, world.partner, world.therapist, *world.members):
         if person:
-            _save_person(session, person, now)
+            _write(session, _people, "user_id", _person_values(person), {"created_at": now, "reachable": True})
     if world.care:
-        session.merge(_care_row(world.care))
+        _write(session, _cares, "id", _care_values(world.care))
     if world.couple:
         c = world.couple
-        state = codec.dumps(c)
-        row = session.get(CoupleRow, c.id)  # loaded with the world: no statement
-        if row is None:
-            row = CoupleRow(id=c.id, member_a=c.member_ids[0], member_b=c.member_ids[1], started_at=c.started_at)
-            session.add(row)
-        if row.state != state:  # unchanged, it is neither encrypted again nor written
-            row.state = state
-        if _utc(row.ended_at) != c.ended_at:
-            row.ended_at = c.ended_at
+        values = {"id": c.id, "state": codec.dumps(c), "ended_at": c.ended_at}
+        _write(session, _couples, "id", values, {"member_a": c.member_ids[0], "member_b": c.member_ids[1], "started_at": c.started_at})
     if world.invite:
-        i = world.invite
-        session.merge(
-            InviteRow(token=i.token, inviter_id=i.inviter_id, inviter_role=i.inviter_role.value, created_at=i.created_at, used_at=i.used_at)
-        )
+        _write(session, _invites, "token", _invite_values(world.invite))
+
+
+def _write(session: Session, table, key: str, values: dict, on_insert: dict | None = None) -> None:
+    """A row as `values` says: nothing if it is what was loaded, an update if it was loaded, else an
+    insert (or, if it is there after all, an update). `on_insert` holds what only a new row gets."""
+    loaded = _loaded(session)
+    known = loaded.get((table.name, values[key]))
+    if known == values:
+        return
+    db = session.connection()
+    if known is not None:
+        params = {k: v for k, v in values.items() if k != key}
+        db.execute(_statement(db, "update", table, key), {**params, f"_{key}": values[key]})
+    else:
+        db.execute(_statement(db, "upsert", table, key), {**(on_insert or {}), **values})
+    loaded[(table.name, values[key])] = values
 
 
 # A couple's therapist (dialogues/therapist.py) -----------------------------------------------
@@ -175,14 +202,13 @@ def save_world(session: Session, world: World, now: datetime) -> None:
 THERAPIST_LINK = "th_"
 
 
-def _therapist_world(session: Session, user_id: int, opened_token: str | None) -> World:
+def _therapist_world(session: Session, user_id: int, opened_token: str | None, pointer) -> World:
     """A therapist's own event, or anyone opening a therapist link.
 
     The couple is the one of the link being opened, else the one whose request the therapist is
     filling in, else the one they talk to now, as long as that couple still has them. Its
     partners (`members`) are loaded only then. Locks: couple, its care, then people in id order.
     """
-    pointer = session.execute(select(PersonRow.invite_token, PersonRow.couple_id).where(PersonRow.user_id == user_id)).first()
     token = opened_token if opened_token and opened_token.startswith(THERAPIST_LINK) else None
     if token is None and pointer and (pointer.invite_token or "").startswith(THERAPIST_LINK):
         token = pointer.invite_token
@@ -198,16 +224,11 @@ def _therapist_world(session: Session, user_id: int, opened_token: str | None) -
         ).first()
     else:
         found = None
-    couple_row = session.scalars(select(CoupleRow).where(CoupleRow.id == found.couple_id).with_for_update()).first() if found else None
-    care_row = session.scalars(select(CareRow).where(CareRow.id == found.id).with_for_update()).first() if found else None
-    couple = _couple(couple_row) if couple_row else None
-    care = _care(care_row) if care_row else None
+    couple = _load_couple(session, found.couple_id) if found else None
+    care = _load_care(session, _CARE, {"id": found.id}) if found else None
     members = [m for m in couple.member_ids if m != user_id] if couple and care else []
     therapist_id = care.therapist_id if care and care.therapist_id not in (None, user_id) else None
-    ids = sorted({user_id, *members, therapist_id} - {None})
-    rows = session.scalars(select(PersonRow).where(PersonRow.user_id.in_(ids)).order_by(PersonRow.user_id).with_for_update()).all()
-    _keep(session, couple_row, care_row, *rows)
-    people = {row.user_id: _person(row) for row in rows}
+    people = _load_people(session, {user_id, *members, therapist_id})
     return World(
         me=people.get(user_id),
         couple=couple,
@@ -220,16 +241,7 @@ def _therapist_world(session: Session, user_id: int, opened_token: str | None) -
 
 def _live_care(session: Session, couple_id: str) -> Care | None:
     """The couple's open request or active therapist, locked; at most one is live at a time."""
-    query = (
-        select(CareRow)
-        .where(CareRow.couple_id == couple_id, CareRow.status.in_([CareStatus.REQUESTED.value, CareStatus.ACTIVE.value]))
-        .order_by(CareRow.created_at.desc())
-        .limit(1)
-        .with_for_update()
-    )
-    row = session.scalars(query).first()
-    _keep(session, row)
-    return _care(row) if row else None
+    return _load_care(session, _LIVE_CARE, {"couple_id": couple_id})
 
 
 def _followed(session: Session, therapist_id: int) -> tuple[Followed, ...]:
@@ -266,13 +278,13 @@ def _care(row: CareRow) -> Care:
     )
 
 
-def _care_row(c: Care) -> CareRow:
-    return CareRow(
-        id=c.id, token=c.token, couple_id=c.couple_id, requested_by=c.requested_by, created_at=c.created_at,
-        status=c.status.value, therapist_id=c.therapist_id, name=c.name, practice=c.practice, register_number=c.register,
-        asked_at=c.asked_at, allowed_by=json.dumps(list(c.allowed_by)), joined_at=c.joined_at,
-        history_by=json.dumps(list(c.history_by)), history=c.history, ended_at=c.ended_at,
-    )
+def _care_values(c: Care) -> dict:
+    return {
+        "id": c.id, "token": c.token, "couple_id": c.couple_id, "requested_by": c.requested_by, "created_at": c.created_at,
+        "status": c.status.value, "therapist_id": c.therapist_id, "name": c.name, "practice": c.practice,
+        "register_number": c.register, "asked_at": c.asked_at, "allowed_by": json.dumps(list(c.allowed_by)),
+        "joined_at": c.joined_at, "history_by": json.dumps(list(c.history_by)), "history": c.history, "ended_at": c.ended_at,
+    }
 
 
 def history(session: Session, couple_id: str, until: datetime) -> list[EntryRow]:
@@ -320,27 +332,25 @@ def _person(row: PersonRow) -> Person:
     )
 
 
-def _save_person(session: Session, p: Person, now: datetime) -> None:
-    row = session.get(PersonRow, p.user_id) or PersonRow(user_id=p.user_id, created_at=now)
-    row.first_name, row.language, row.phase = p.first_name, p.language, p.phase.value
-    row.role = p.role.value if p.role else None
-    row.couple_id, row.invite_token, row.menu, row.asking = p.couple_id, p.invite_token, p.menu, p.asking
-    row.time_zone, row.country, row.screened = p.time_zone, p.country, p.screened
-    row.checkin_at, row.awaiting, row.nudged_on = p.checkin_at, p.awaiting, p.nudged_on
-    if _utc(row.paused_until) != p.paused_until:  # SQLite reads it back naive: compared as UTC, not rewritten
-        row.paused_until = p.paused_until
-    session.add(row)
+def _person_values(p: Person) -> dict:
+    return {
+        "user_id": p.user_id, "first_name": p.first_name, "language": p.language, "phase": p.phase.value,
+        "role": p.role.value if p.role else None, "couple_id": p.couple_id, "invite_token": p.invite_token,
+        "menu": p.menu, "asking": p.asking, "time_zone": p.time_zone, "country": p.country, "screened": p.screened,
+        "checkin_at": p.checkin_at, "paused_until": p.paused_until, "awaiting": p.awaiting, "nudged_on": p.nudged_on,
+    }
 
 
 def record(session: Session, couple_id: str, entry: Record, now: datetime) -> None:
-    session.add(EntryRow(couple_id=couple_id, author_id=entry.author_id, exercise=entry.exercise, text=entry.text, created_at=now))
+    values = {"couple_id": couple_id, "author_id": entry.author_id, "exercise": entry.exercise, "text": entry.text, "created_at": now}
+    session.connection().execute(_INSERT_ENTRY, values)
 
 
 def _couple(row: CoupleRow) -> Couple:
     return codec.loads(Couple, row.state)
 
 
-def _invite(row: InviteRow) -> Invite:
+def _invite(row) -> Invite:
     return Invite(
         token=row.token,
         inviter_id=row.inviter_id,
@@ -350,24 +360,23 @@ def _invite(row: InviteRow) -> Invite:
     )
 
 
+def _invite_values(i: Invite) -> dict:
+    return {"token": i.token, "inviter_id": i.inviter_id, "inviter_role": i.inviter_role.value, "created_at": i.created_at, "used_at": i.used_at}
+
+
 def set_reachable(session: Session, user_id: int, reachable: bool) -> bool:
     """True if this changed it (so a blocking is noticed once, however many messages bounce).
 
-    A person loaded in this transaction (locked, by load_world) is changed on their row, so the
-    usual case, someone writing who was reachable all along, costs no statement.
+    For a person loaded in this transaction (locked, by load_world) the loaded value is known, so
+    the usual case, someone writing who was reachable all along, costs no statement.
     """
-    row = session.identity_map.get(session.identity_key(PersonRow, user_id))
-    if row is not None:
-        changed = row.reachable != reachable
-        row.reachable = reachable
-        return changed
-    result = session.execute(
-        update(PersonRow)
-        .where(PersonRow.user_id == user_id, PersonRow.reachable == (not reachable))
-        .values(reachable=reachable),
-        execution_options={"synchronize_session": False},
-    )
-    return result.rowcount > 0
+    known = session.info.setdefault("reachable", {})
+    if known.get(user_id) == reachable:
+        return False
+    changed = session.connection().execute(_SET_REACHABLE, {"person": user_id, "was": not reachable, "to": reachable}).rowcount > 0
+    if user_id in known:
+        known[user_id] = reachable
+    return changed
 
 
 # Outbox ------------------------------------------------------------------------------
@@ -389,8 +398,9 @@ class QueuedCall:
 
 
 def queue(session: Session, calls: list[Call], now: datetime) -> None:
-    for call in calls:
-        session.add(OutboxRow(chat_id=call.chat_id, method=call.method, payload=json.dumps(call.params), created_at=now))
+    if calls:
+        rows = [{"chat_id": c.chat_id, "method": c.method, "payload": json.dumps(c.params), "created_at": now} for c in calls]
+        session.connection().execute(_INSERT_CALL, rows)  # in order: a chat's calls leave in id order
 
 
 def _due_calls_query():
@@ -461,14 +471,8 @@ def person_exists(session: Session, user_id: int) -> bool:
 
 def schedule(session: Session, user_id: int, kind: str, key: str, at: datetime) -> None:
     """Set when to come back to someone; a later call for the same (person, kind, key) moves it."""
-    row = session.scalars(
-        select(ScheduleRow).where(ScheduleRow.user_id == user_id, ScheduleRow.kind == kind, ScheduleRow.key == key)
-    ).first()
-    if row:
-        row.due_at = at
-    else:
-        row = ScheduleRow(user_id=user_id, kind=kind, key=key, due_at=at)
-    session.add(row)
+    db = session.connection()
+    db.execute(_statement(db, "schedule", _schedules, "id"), {"user_id": user_id, "kind": kind, "key": key, "due_at": at})
 
 
 def due_schedule_ids(session: Session, now: datetime, limit: int = 200) -> list[int]:
@@ -490,3 +494,59 @@ def claim_schedule(session: Session, schedule_id: int, now: datetime) -> Schedul
     session.delete(row)
     session.flush()
     return claimed
+
+
+# Statements on the hot path, built once: building one costs more than running it -------------------
+
+_people, _couples, _cares, _invites = PersonRow.__table__, CoupleRow.__table__, CareRow.__table__, InviteRow.__table__
+_inbox, _outbox, _entries, _schedules = InboxRow.__table__, OutboxRow.__table__, EntryRow.__table__, ScheduleRow.__table__
+
+_CLAIM_UPDATE = (
+    update(_inbox)
+    .where(_inbox.c.update_id == select(_inbox.c.update_id)
+           .where(_inbox.c.update_id == bindparam("claimed"), _inbox.c.processed_at.is_(None))
+           .with_for_update(skip_locked=True)
+           .scalar_subquery())
+    .values(processed_at=bindparam("now"), payload=None, user_id=None)
+)
+_POINTER = select(_people.c.phase, _people.c.couple_id, _people.c.invite_token).where(_people.c.user_id == bindparam("user_id"))
+_COUPLE = select(_couples.c.id, _couples.c.state, _couples.c.ended_at).where(_couples.c.id == bindparam("id")).with_for_update()
+_INVITE = select(_invites).where(_invites.c.token == bindparam("token")).with_for_update()
+_PEOPLE = (
+    select(_people).where(_people.c.user_id.in_(bindparam("ids", expanding=True))).order_by(_people.c.user_id).with_for_update()
+)
+_CARE = select(_cares).where(_cares.c.id == bindparam("id")).with_for_update()
+_LIVE_CARE = (
+    select(_cares)
+    .where(_cares.c.couple_id == bindparam("couple_id"),
+           _cares.c.status.in_([CareStatus.REQUESTED.value, CareStatus.ACTIVE.value]))
+    .order_by(_cares.c.created_at.desc())
+    .limit(1)
+    .with_for_update()
+)
+_SET_REACHABLE = (
+    update(_people)
+    .where(_people.c.user_id == bindparam("person"), _people.c.reachable == bindparam("was"))
+    .values(reachable=bindparam("to"))
+)
+_INSERT_ENTRY = insert(_entries)
+_INSERT_CALL = insert(_outbox)
+_STATEMENTS: dict = {}
+
+
+def _statement(db, kind: str, table, key: str):
+    """An update by key, an insert that updates a row already there, or a schedule moved: per dialect."""
+    found = _STATEMENTS.get((db.dialect.name, kind, table.name))
+    if found is None:
+        if kind == "update":
+            found = update(table).where(table.c[key] == bindparam(f"_{key}"))
+        else:
+            dialect = postgresql if db.dialect.name == "postgresql" else sqlite
+            statement = dialect.insert(table)
+            if kind == "schedule":
+                found = statement.on_conflict_do_update(index_elements=["user_id", "kind", "key"], set_={"due_at": statement.excluded.due_at})
+            else:
+                keep = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in (key, "created_at", "reachable")}
+                found = statement.on_conflict_do_update(index_elements=[key], set_=keep)
+        _STATEMENTS[(db.dialect.name, kind, table.name)] = found
+    return found

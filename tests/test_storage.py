@@ -65,3 +65,49 @@ def test_what_people_write_is_encrypted_at_rest(database_url):
     with Session(engine) as session:
         assert repo.pending_updates(session)[0]["message"]["text"] == "a secret sentence"
     engine.dispose()
+
+
+def test_saving_a_world_writes_only_what_changed(database_url):
+    from dataclasses import replace
+
+    from sqlalchemy import event
+
+    from dialogues.model import Couple, Person, Phase, Role, World
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    couple = Couple(id="c1", member_ids=(1, 2), started_at=NOW)
+    anna = Person(1, "Anna", "en", phase=Phase.LINKED, role=Role.HURT, couple_id="c1")
+    ben = Person(2, "Ben", "en", phase=Phase.LINKED, role=Role.DAMAGED, couple_id="c1")
+    with Session(engine) as session:  # new rows: inserted
+        repo.save_world(session, World(me=anna, partner=ben, couple=couple), NOW)
+        session.commit()
+
+    writes: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: writes.append(sql.split()[0].upper()))
+
+    def load_and_save(change) -> World:
+        writes.clear()
+        with Session(engine) as session:
+            world = change(repo.load_world(session, 1, None))
+            repo.save_world(session, world, NOW)
+            session.commit()
+        with Session(engine) as session:
+            return repo.load_world(session, 1, None)
+
+    unchanged = load_and_save(lambda world: world)
+    assert "UPDATE" not in writes and "INSERT" not in writes
+    assert unchanged.me == anna and unchanged.partner == ben and unchanged.couple == couple
+
+    moved = load_and_save(lambda world: replace(world, me=replace(world.me, checkin_at="21:30")))
+    assert writes.count("UPDATE") == 1 and "INSERT" not in writes
+    assert moved.me.checkin_at == "21:30" and moved.partner == ben
+
+    writes.clear()
+    with Session(engine) as session:  # not loaded in this transaction, but there: updated, not doubled
+        repo.save_world(session, World(me=replace(anna, checkin_at="19:00")), NOW)
+        session.commit()
+    with Session(engine) as session:
+        assert repo.load_world(session, 1, None).me.checkin_at == "19:00"
+        assert session.scalar(text("SELECT count(*) FROM people")) == 2
+    engine.dispose()
