@@ -65,7 +65,8 @@ class AiohttpRequest(BaseRequest):
         total = None if read is None or write is None else read + write + (connect or 0) + (pool or 0)
         timeout = aiohttp.ClientTimeout(total=total, connect=pool, sock_connect=connect, sock_read=read)
         try:
-            async with self._session.request(method, url, data=_body(request_data), timeout=timeout) as response:
+            body, headers = _body(request_data)
+            async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
         except asyncio.TimeoutError:
             raise TimedOut() from None  # not chained: a cause's message may name the URL
@@ -77,15 +78,18 @@ def _given(value, default: float | None) -> float | None:
     return default if isinstance(value, type(BaseRequest.DEFAULT_NONE)) else value
 
 
-def _body(request_data: RequestData | None):
-    """A form, as httpx sends it: url-encoded, or multipart when there are files."""
+_JSON = {"Content-Type": "application/json"}
+
+
+def _body(request_data: RequestData | None) -> tuple[object, dict | None]:
+    """JSON, which the Bot API takes and which costs less to build than a form; multipart when there are files."""
     if request_data is None:
-        return None
+        return None, None
     if not request_data.contains_files:
-        return request_data.json_parameters
+        return request_data.json_payload, _JSON
     form = aiohttp.FormData()
     for name, value in request_data.json_parameters.items():
         form.add_field(name, value)
     for name, (filename, content, mime_type) in request_data.multipart_data.items():
         form.add_field(name, content, filename=filename, content_type=mime_type)
-    return form
+    return form, None
