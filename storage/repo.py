@@ -136,7 +136,13 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
 
 
 def _loaded(session: Session) -> dict:
-    return session.info.setdefault("loaded", {})
+    """Values as this transaction loaded or wrote them; a new transaction starts with none."""
+    session.connection()  # begins the transaction if none has begun
+    transaction = session.get_transaction()
+    kept = session.info.get("loaded")
+    if kept is None or kept[0] is not transaction:
+        kept = session.info["loaded"] = (transaction, {})
+    return kept[1]
 
 
 def _load_couple(session: Session, couple_id: str) -> Couple | None:
@@ -149,12 +155,12 @@ def _load_couple(session: Session, couple_id: str) -> Couple | None:
 
 def _load_people(session: Session, ids: set) -> dict[int, Person]:
     rows = session.connection().execute(_PEOPLE, {"ids": sorted(ids - {None})}).all()
-    loaded, reachable = _loaded(session), session.info.setdefault("reachable", {})
+    loaded = _loaded(session)
     people = {}
     for row in rows:
         person = people[row.user_id] = _person(row)
         loaded[("people", row.user_id)] = _person_values(person)
-        reachable[row.user_id] = row.reachable
+        loaded[("reachable", row.user_id)] = row.reachable
     return people
 
 
@@ -370,12 +376,12 @@ def set_reachable(session: Session, user_id: int, reachable: bool) -> bool:
     For a person loaded in this transaction (locked, by load_world) the loaded value is known, so
     the usual case, someone writing who was reachable all along, costs no statement.
     """
-    known = session.info.setdefault("reachable", {})
-    if known.get(user_id) == reachable:
+    loaded = _loaded(session)
+    if loaded.get(("reachable", user_id)) == reachable:
         return False
     changed = session.connection().execute(_SET_REACHABLE, {"person": user_id, "was": not reachable, "to": reachable}).rowcount > 0
-    if user_id in known:
-        known[user_id] = reachable
+    if ("reachable", user_id) in loaded:
+        loaded[("reachable", user_id)] = reachable
     return changed
 
 

@@ -110,4 +110,15 @@ def test_saving_a_world_writes_only_what_changed(database_url):
     with Session(engine) as session:
         assert repo.load_world(session, 1, None).me.checkin_at == "19:00"
         assert session.scalar(text("SELECT count(*) FROM people")) == 2
+
+    with Session(engine) as session:  # what one transaction loaded says nothing about the next one
+        loaded = repo.load_world(session, 1, None)
+        session.commit()
+        with Session(engine) as elsewhere:
+            elsewhere.execute(text("UPDATE people SET checkin_at = '06:00' WHERE user_id = 1"))
+            elsewhere.commit()
+        repo.save_world(session, World(me=loaded.me), NOW)
+        session.commit()
+    with Session(engine) as session:
+        assert repo.load_world(session, 1, None).me.checkin_at == "19:00"
     engine.dispose()
