@@ -130,7 +130,7 @@ def claims(db: Database, repeats: int = 15) -> list[ClaimResult]:
     blocked = 1_000
     db.bulk_insert([("people", ({"user_id": 9_500_000_000 + i, "first_name": "X", "language": "en", "phase": "linked",
                                  "reachable": False, "created_at": now} for i in range(blocked)))])
-    db.bulk_outbox((9_500_000_000 + (i % blocked), "sendMessage", payloads[i % 4], now) for i in range(195_000))
+    db.bulk_outbox(((9_500_000_000 + (i % blocked), "sendMessage", payloads[i % 4], now) for i in range(195_000)), held=True)
     db.bulk_outbox((9_000_000_000 + i, "sendMessage", payloads[i % 4], now) for i in range(5_000))
     results.append(_time(db, "outbox: 200k, oldest 195k held (blocked)", repeats, _claim_call))
     db.execute("DELETE FROM outbox")

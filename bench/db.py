@@ -122,9 +122,10 @@ class Database:
             tables.append(("schedules", schedules))
         self.bulk_insert(tables)
 
-    def bulk_outbox(self, rows) -> None:
-        """rows: (chat_id, method, encrypted payload, created_at)."""
-        self.bulk_insert([("outbox", ({"chat_id": c, "method": m, "payload": p, "created_at": t} for c, m, p, t in rows))])
+    def bulk_outbox(self, rows, held: bool = False) -> None:
+        """rows: (chat_id, method, encrypted payload, created_at); held: for people who blocked the bot."""
+        self.bulk_insert([("outbox", ({"chat_id": c, "method": m, "payload": p, "created_at": t, "held": held}
+                                      for c, m, p, t in rows))])
 
     def bulk_insert(self, tables) -> None:
         """tables: (name, rows as dicts). Columns left out get the model's default; rows must share their keys."""

@@ -9,7 +9,7 @@ from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.engine import make_url
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0001"  # the newest revision in migrations/versions (tests/test_storage.py checks it)
+HEAD = "0002"  # the newest revision in migrations/versions (tests/test_storage.py checks it)
 
 
 def make_engine(url: str) -> Engine:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint
+from sqlalchemy import BigInteger, Column, DateTime, Index, UniqueConstraint, false
 from sqlmodel import Field, SQLModel
 
 from storage.secret import SecretText
@@ -116,7 +116,7 @@ class OutboxRow(SQLModel, table=True):
     """One Bot API call to make, written in the same transaction as the state it follows from."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_pending", "sent_at", "id"),)
+    __table_args__ = (Index("ix_outbox_due", "held", "sent_at", "id"),)
 
     id: int | None = Field(default=None, primary_key=True)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
@@ -125,6 +125,7 @@ class OutboxRow(SQLModel, table=True):
     created_at: datetime = Field(sa_column=_when(nullable=False))
     sent_at: datetime | None = Field(default=None, sa_column=_when())  # also set when given up
     failed: bool = False  # Telegram refused it for good (a 400); kept for the record
+    held: bool = Field(default=False, sa_column_kwargs={"server_default": false()})  # its reader blocked the bot
 
 
 class ScheduleRow(SQLModel, table=True):

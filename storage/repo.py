@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass
 from datetime import datetime, timezone
 
-from sqlalchemy import Engine, and_, bindparam, delete, exists, func, insert, not_, or_, select, text, update
+from sqlalchemy import Engine, and_, bindparam, delete, exists, false, func, insert, not_, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
@@ -379,8 +379,11 @@ def set_reachable(session: Session, user_id: int, reachable: bool) -> bool:
     loaded = _loaded(session)
     if loaded.get(("reachable", user_id)) == reachable:
         return False
-    changed = session.connection().execute(_SET_REACHABLE, {"person": user_id, "was": not reachable, "to": reachable}).rowcount > 0
-    if ("reachable", user_id) in loaded:
+    db = session.connection()
+    changed = db.execute(_SET_REACHABLE, {"person": user_id, "was": not reachable, "to": reachable}).rowcount > 0
+    if changed:  # their calls wait, or go on
+        db.execute(_HOLD_CALLS, {"chat": user_id, "hold": not reachable})
+    if changed or ("reachable", user_id) in loaded:
         loaded[("reachable", user_id)] = reachable
     return changed
 
@@ -405,15 +408,17 @@ class QueuedCall:
 
 def queue(session: Session, calls: list[Call], now: datetime) -> None:
     if calls:
-        rows = [{"chat_id": c.chat_id, "method": c.method, "payload": json.dumps(c.params), "created_at": now} for c in calls]
+        loaded = _loaded(session)
+        rows = [{"chat_id": c.chat_id, "method": c.method, "payload": json.dumps(c.params), "created_at": now,
+                 "held": loaded.get(("reachable", c.chat_id)) is False} for c in calls]
         session.connection().execute(_INSERT_CALL, rows)  # in order: a chat's calls leave in id order
 
 
 def _due_calls_query():
     blocked = exists().where(and_(PersonRow.user_id == OutboxRow.chat_id, not_(PersonRow.reachable)))
-    return (
+    return (  # `held` lets an index pass calls for blocked people by; `blocked` catches any not marked
         select(OutboxRow.id, OutboxRow.chat_id, OutboxRow.method, OutboxRow.payload)
-        .where(OutboxRow.sent_at.is_(None), not_(blocked))
+        .where(OutboxRow.held == false(), OutboxRow.sent_at.is_(None), not_(blocked))
         .order_by(OutboxRow.id)
         .limit(bindparam("limit"))
     )
@@ -534,6 +539,9 @@ _SET_REACHABLE = (
     update(_people)
     .where(_people.c.user_id == bindparam("person"), _people.c.reachable == bindparam("was"))
     .values(reachable=bindparam("to"))
+)
+_HOLD_CALLS = (
+    update(_outbox).where(_outbox.c.chat_id == bindparam("chat"), _outbox.c.sent_at.is_(None)).values(held=bindparam("hold"))
 )
 _INSERT_ENTRY = insert(_entries)
 _INSERT_CALL = insert(_outbox)

@@ -10,7 +10,7 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlmodel import Session, SQLModel
 
-from storage import repo
+from storage import repo, secret
 from storage.db import HEAD, alembic_config, current_revision, make_engine, migrate
 
 NOW = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
@@ -121,4 +121,43 @@ def test_saving_a_world_writes_only_what_changed(database_url):
         session.commit()
     with Session(engine) as session:
         assert repo.load_world(session, 1, None).me.checkin_at == "19:00"
+    engine.dispose()
+
+
+def test_calls_to_someone_who_blocked_the_bot_are_held_until_they_are_back(database_url):
+    from alembic import command
+
+    engine = make_engine(database_url)
+    command.upgrade(alembic_config(engine), "0001")  # a database from before `held`
+    with engine.begin() as connection:
+        connection.execute(text(
+            "INSERT INTO people (user_id, first_name, language, phase, menu, time_zone, screened, checkin_at, reachable, created_at)"
+            " VALUES (1, 'Anna', 'en', 'linked', 0, 'Europe/Amsterdam', 4, '20:00', false, :now),"
+            " (2, 'Ben', 'en', 'linked', 0, 'Europe/Amsterdam', 4, '20:00', true, :now)"), {"now": NOW})
+        for chat, words in ((1, "waiting for Anna"), (2, "for Ben")):
+            connection.execute(text("INSERT INTO outbox (chat_id, method, payload, created_at, failed)"
+                                    " VALUES (:chat, 'sendMessage', :payload, :now, false)"),
+                               {"chat": chat, "payload": secret.encrypt(f'{{"text": "{words}"}}'), "now": NOW})
+    migrate(engine)
+
+    def held() -> list[tuple[int, bool]]:
+        with engine.connect() as connection:
+            return [(chat, bool(flag)) for chat, flag in connection.execute(text("SELECT chat_id, held FROM outbox ORDER BY id"))]
+
+    assert held() == [(1, True), (2, False)]  # the migration holds what was waiting for Anna
+    with Session(engine) as session:
+        assert [q.call.chat_id for q in repo.due_calls(session)] == [2]
+        assert repo.set_reachable(session, 2, False)  # Ben blocks the bot: his call waits too
+        repo.queue(session, [repo.Call(2, "sendMessage", {"text": "later for Ben"})], NOW)
+        session.commit()
+    with Session(engine) as session:
+        repo.load_world(session, 2, None)  # a unit of work that knows Ben is unreachable holds what it queues
+        repo.queue(session, [repo.Call(2, "sendMessage", {"text": "even later"})], NOW)
+        session.commit()
+    assert held() == [(1, True), (2, True), (2, True), (2, True)]
+    with Session(engine) as session:
+        assert repo.due_calls(session) == []
+        assert repo.set_reachable(session, 1, True)  # Anna is back
+        session.commit()
+        assert [q.call.params["text"] for q in repo.due_calls(session)] == ["waiting for Anna"]
     engine.dispose()
