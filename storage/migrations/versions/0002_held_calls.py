@@ -11,13 +11,15 @@ revision = '0002'
 down_revision = '0001'
 branch_labels = None
 depends_on = None
+DUE = "held = false AND sent_at IS NULL"  # as in storage.models, as it stood then
 
 
 def upgrade() -> None:
     with op.batch_alter_table('outbox', schema=None) as batch_op:
         batch_op.add_column(sa.Column('held', sa.Boolean(), nullable=False, server_default=sa.false()))
         batch_op.drop_index('ix_outbox_pending')
-        batch_op.create_index('ix_outbox_due', ['held', 'sent_at', 'id'], unique=False)
+        batch_op.create_index('ix_outbox_due', ['id'], unique=False, postgresql_where=sa.text(DUE),
+                              sqlite_where=sa.text(DUE.replace('false', '0')))
     people = sa.table('people', sa.column('user_id'), sa.column('reachable', sa.Boolean()))
     outbox = sa.table('outbox', sa.column('chat_id'), sa.column('sent_at'), sa.column('held', sa.Boolean()))
     blocked = sa.select(people.c.user_id).where(people.c.reachable == sa.false())
