@@ -119,7 +119,7 @@ class OutboxRow(SQLModel, table=True):
     """One Bot API call to make, written in the same transaction as the state it follows from."""
 
     __tablename__ = "outbox"
-    # The courier's query, "the oldest calls not sent and not held", reads this index and nothing else.
+    # The courier's query, "the oldest calls not sent and not held", finds them in this index, in order.
     __table_args__ = (Index("ix_outbox_due", "id", postgresql_where=text(DUE), sqlite_where=text(DUE.replace("false", "0"))),)
 
     id: int | None = Field(default=None, primary_key=True)
