@@ -115,12 +115,7 @@ class Load:
                 while not self._ready and time.perf_counter() < stop_sending:
                     if not any(c.pending for c in self.couples):
                         break  # every couple is stuck: nothing will come back
-                    self._wake.clear()
-                    self._drop_stuck()
-                    try:
-                        await asyncio.wait_for(self._wake.wait(), 0.5)
-                    except TimeoutError:
-                        pass
+                    await self._next_answer()
                 if not self._ready:
                     break
                 if rate:
@@ -133,12 +128,7 @@ class Load:
                 if result.sent % 64 == 0:
                     await asyncio.sleep(0)  # let the emulator answer the bot in between
             while any(c.pending for c in self.couples) and time.perf_counter() < end:
-                self._wake.clear()
-                self._drop_stuck()
-                try:
-                    await asyncio.wait_for(self._wake.wait(), 0.5)
-                except TimeoutError:
-                    pass
+                await self._next_answer()
         finally:
             self.emu.on_delivered = None
         result.stuck += sum(1 for c in self.couples if c.pending)
@@ -199,6 +189,15 @@ class Load:
         self._last_answer = now
         self._ready.append(couple)
         self._wake.set()
+
+    async def _next_answer(self) -> None:
+        """Wait for the bot to answer something (half a second at most), giving up on stuck couples."""
+        self._wake.clear()
+        self._drop_stuck()
+        try:
+            await asyncio.wait_for(self._wake.wait(), 0.5)
+        except TimeoutError:
+            pass
 
     def _drop_stuck(self) -> None:
         now = time.perf_counter()

@@ -42,7 +42,6 @@ class Report:
 
     def render(self) -> str:
         lines: list[str] = []
-        p = self.plan
         lines += [
             f"Herstel benchmark (#9), {self.mode} run: {self.context}",
             "Bots are separate processes polling one local Bot API emulator (127.0.0.1) that the load runs in.",
@@ -153,7 +152,7 @@ class Report:
                         f"{name} {scans:,} scans / {rows_:,} rows" for rows_, scans, name in top)])
         note = (f"light: latency ms at {p.light_rate:.0f}/s offered; p50/p95/p99: at {p.rate:.0f}/s; sat = saturation (closed loop); CPU at saturation; "
                 "seq-scan rows/upd: rows PostgreSQL read by sequential scans per update handled (pg_stat_user_tables)")
-        return [f"2. At scale: the same runs with the database grown (each size a fresh bot process)",
+        return ["2. At scale: the same runs with the database grown (each size a fresh bot process)",
                 *_table(head, rows), f"   ({note})", ""]
 
     def _burst(self) -> list[str]:
@@ -293,7 +292,7 @@ class Report:
         row(f"peak resident memory within +-20 MB, {grown_from} -> {largest} couples", growth)
         row(f"latency within +-10 %, {smallest} -> {largest} couples (p50 at {self.plan.light_rate:.0f}/s)", flat)
         if self.bursts:
-            row(f"burst within 5 % of the configured rate, zero 429s", burst)
+            row("burst within 5 % of the configured rate, zero 429s", burst)
         return ["6. Targets", *_table(head, rows), ""]
 
     def _sanity(self) -> list[str]:

@@ -6,6 +6,7 @@ when that database cannot be reached; each test gets a schema of its own.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import secrets
@@ -82,9 +83,9 @@ class Herstel:
         await self.bot.settled()
 
     async def restart(self) -> None:
-        """Stop this Application and start a new one on the same database."""
+        """Stop this Application and start a new one with the same settings, on the same database."""
         await self.bot.stop()
-        self.bot = start_bot(self.emulator, self.database_url, self.clock)
+        self.bot = HerstelBot(self.bot.settings, clock=self.clock)
         await self.bot.start()
 
 
@@ -97,10 +98,6 @@ def settings_for(emulator: BotApiEmulator, database_url: str, **extra) -> Settin
         encryption_keys=KEY,
         **extra,
     )
-
-
-def start_bot(emulator: BotApiEmulator, database_url: str, clock: Clock) -> HerstelBot:
-    return HerstelBot(settings_for(emulator, database_url), clock=clock)
 
 
 @pytest.fixture
@@ -119,10 +116,19 @@ def private_logs(caplog):
 
 @pytest.fixture
 async def herstel(database_url, private_logs):
+    async with running(database_url, private_logs, lambda emulator: {}) as scene:
+        yield scene
+
+
+@contextlib.asynccontextmanager
+async def running(database_url: str, private_logs, extra_settings):
+    """A started Herstel against a fresh emulator (`extra_settings(emulator)` adds to its settings);
+    stopped afterwards, and then neither the token nor anything a person wrote may be in the logs."""
     emulator = BotApiEmulator(token=TOKEN, bot_username="HerstelTestBot", limits=Limits(chat_burst=40))
     await emulator.start()
     clock = Clock()
-    scene = Herstel(emulator, start_bot(emulator, database_url, clock), clock, database_url)
+    settings = settings_for(emulator, database_url, **extra_settings(emulator))
+    scene = Herstel(emulator, HerstelBot(settings, clock=clock), clock, database_url)
     await scene.bot.start()
     try:
         yield scene

@@ -10,12 +10,10 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot import webhook
-from bot.app import HerstelBot
 from bot.settings import Settings
-from emulator import BotApiEmulator, Limits
 from storage import repo
 from tests import crash_safety
-from tests.conftest import BACKENDS, KEY, POSTGRES_URL, TOKEN, Clock, Herstel, settings_for
+from tests.conftest import BACKENDS, KEY, POSTGRES_URL, TOKEN, running
 from tests.crash_safety import free_port
 from tests.test_pairing import WORDS, pair
 
@@ -25,21 +23,11 @@ SECRET = "webhook-secret_0123456789"
 @pytest.fixture
 async def hooked(database_url, private_logs):
     """A running Herstel in webhook mode, and the emulator that delivers to it."""
-    emulator = BotApiEmulator(token=TOKEN, bot_username="HerstelTestBot", limits=Limits(chat_burst=40))
-    await emulator.start()
     port = free_port()
-    settings = settings_for(
-        emulator, database_url, webhook_url=f"http://127.0.0.1:{port}/telegram", webhook_secret=SECRET,
-        webhook_port=port, webhook_listen="127.0.0.1",
-    )
-    clock = Clock()
-    scene = Herstel(emulator, HerstelBot(settings, clock=clock), clock, database_url)
-    await scene.bot.start()
-    try:
+    webhook_settings = dict(webhook_url=f"http://127.0.0.1:{port}/telegram", webhook_secret=SECRET,
+                            webhook_port=port, webhook_listen="127.0.0.1")
+    async with running(database_url, private_logs, lambda emulator: webhook_settings) as scene:
         yield scene
-    finally:
-        await scene.bot.stop()
-        await emulator.stop()
     assert SECRET not in private_logs.text
 
 
