@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
@@ -50,7 +51,29 @@ def migrate(engine: Engine) -> None:
         return
     from alembic import command
 
-    command.upgrade(alembic_config(engine), "head")
+    with _one_at_a_time(engine):
+        if current_revision(engine) != HEAD:  # another process may have done it while this one waited
+            command.upgrade(alembic_config(engine), "head")
+
+
+MIGRATION_LOCK = 48_657_370  # our key for PostgreSQL's advisory lock around a migration
+
+
+@contextmanager
+def _one_at_a_time(engine: Engine):
+    """Processes starting together on one PostgreSQL migrate one after the other; unguarded, their
+    migrations wait on each other's tables and can hang for ever. (SQLite serves one process.)"""
+    if engine.dialect.name != "postgresql":
+        yield
+        return
+    with engine.connect() as connection:
+        connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": MIGRATION_LOCK})
+        connection.commit()  # the lock belongs to the connection: it outlives this transaction
+        try:
+            yield
+        finally:
+            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": MIGRATION_LOCK})
+            connection.commit()
 
 
 def current_revision(engine: Engine) -> str | None:

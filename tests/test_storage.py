@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime, timezone
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -161,3 +162,33 @@ def test_calls_to_someone_who_blocked_the_bot_are_held_until_they_are_back(datab
         session.commit()
         assert [q.call.params["text"] for q in repo.due_calls(session)] == ["waiting for Anna"]
     engine.dispose()
+
+
+def test_two_processes_starting_at_once_migrate_the_database_once(database_url):
+    import threading
+
+    if database_url.startswith("sqlite"):
+        pytest.skip("SQLite serves one process")
+    from sqlalchemy.engine import make_url
+
+    url = make_url(database_url)  # a lock waited on longer than this fails the start, instead of hanging it
+    url = url.update_query_dict({"options": f"{url.query['options']} -c lock_timeout=20s"}).render_as_string(hide_password=False)
+    engines = [make_engine(url) for _ in range(3)]
+    start, failures = threading.Barrier(len(engines)), []
+
+    def start_up(engine) -> None:
+        start.wait()
+        try:
+            migrate(engine)
+        except Exception as error:  # what a second process would die of
+            failures.append(type(error).__name__)
+
+    starters = [threading.Thread(target=start_up, args=(engine,)) for engine in engines]
+    for starter in starters:
+        starter.start()
+    for starter in starters:
+        starter.join()
+    assert failures == []
+    assert current_revision(engines[0]) == HEAD
+    for engine in engines:
+        engine.dispose()
