@@ -112,14 +112,15 @@ class InboxRow(SQLModel, table=True):
     attempts: int = 0
 
 
-DUE = "held = false AND sent_at IS NULL"  # written as storage.repo's query says it, so the database sees it implies this
+DUE = "held = false"  # written as storage.repo's query says it, so the database sees it implies this
 
 
 class OutboxRow(SQLModel, table=True):
-    """One Bot API call to make, written in the same transaction as the state it follows from."""
+    """One Bot API call to make, written in the same transaction as the state it follows from. A queue,
+    not a record: a call leaves it once Telegram accepted it, or refused it for good."""
 
     __tablename__ = "outbox"
-    # The courier's query, "the oldest calls not sent and not held", finds them in this index, in order.
+    # The courier's query, "the oldest calls not held", finds them in this index, in order.
     __table_args__ = (Index("ix_outbox_due", "id", postgresql_where=text(DUE), sqlite_where=text(DUE.replace("false", "0"))),)
 
     id: int | None = Field(default=None, primary_key=True)
@@ -127,8 +128,6 @@ class OutboxRow(SQLModel, table=True):
     method: str = Field(max_length=32)
     payload: str = Field(sa_column=Column(SecretText, nullable=False))  # the call's parameters as JSON
     created_at: datetime = Field(sa_column=_when(nullable=False))
-    sent_at: datetime | None = Field(default=None, sa_column=_when())  # also set when given up
-    failed: bool = False  # Telegram refused it for good (a 400); kept for the record
     held: bool = Field(default=False, sa_column_kwargs={"server_default": false()})  # its reader blocked the bot
 
 

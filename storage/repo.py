@@ -418,7 +418,7 @@ def _due_calls_query():
     blocked = exists().where(and_(PersonRow.user_id == OutboxRow.chat_id, not_(PersonRow.reachable)))
     return (  # `held` lets an index pass calls for blocked people by; `blocked` catches any not marked
         select(OutboxRow.id, OutboxRow.chat_id, OutboxRow.method, OutboxRow.payload)
-        .where(OutboxRow.held == false(), OutboxRow.sent_at.is_(None), not_(blocked))
+        .where(OutboxRow.held == false(), not_(blocked))
         .order_by(OutboxRow.id)
         .limit(bindparam("limit"))
     )
@@ -440,12 +440,12 @@ def due_calls(session: Session, limit: int = 200) -> list[QueuedCall]:
 
 def lock_calls(session: Session, call_ids: list[int]) -> set[int]:
     """Claim unsent calls for this transaction: on PostgreSQL row locks that other processes skip
-    (SKIP LOCKED), held while the calls are made and until they are marked sent. Returns the ids
+    (SKIP LOCKED), held while the calls are made and until they leave the outbox. Returns the ids
     claimed; one already sent or in another process's hands is left out. (SQLite has one process;
     there it only checks.)"""
     query = (
         select(OutboxRow.id)
-        .where(OutboxRow.id.in_(call_ids), OutboxRow.sent_at.is_(None))
+        .where(OutboxRow.id.in_(call_ids))
         .with_for_update(skip_locked=True)
     )
     if session.get_bind().dialect.name == "postgresql":
@@ -470,7 +470,7 @@ def mark_sent(session: Session, call_ids: list[int]) -> None:
 
 
 def count_unsent(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(OutboxRow).where(OutboxRow.sent_at.is_(None))) or 0
+    return session.scalar(select(func.count()).select_from(OutboxRow)) or 0
 
 
 def person_exists(session: Session, user_id: int) -> bool:
@@ -541,7 +541,7 @@ _SET_REACHABLE = (
     .values(reachable=bindparam("to"))
 )
 _HOLD_CALLS = (
-    update(_outbox).where(_outbox.c.chat_id == bindparam("chat"), _outbox.c.sent_at.is_(None)).values(held=bindparam("hold"))
+    update(_outbox).where(_outbox.c.chat_id == bindparam("chat")).values(held=bindparam("hold"))
 )
 _INSERT_ENTRY = insert(_entries)
 _INSERT_CALL = insert(_outbox)

@@ -141,7 +141,7 @@ class Database:
 
     def unsent(self) -> set[tuple[int, str]]:
         with self.engine.connect() as connection:
-            return {tuple(row) for row in connection.execute(text("SELECT id, payload FROM outbox WHERE sent_at IS NULL"))}
+            return {tuple(row) for row in connection.execute(text("SELECT id, payload FROM outbox"))}
 
     def journal(self) -> Counter:
         with Session(self.engine) as session:

@@ -135,17 +135,17 @@ def test_calls_to_someone_who_blocked_the_bot_are_held_until_they_are_back(datab
             "INSERT INTO people (user_id, first_name, language, phase, menu, time_zone, screened, checkin_at, reachable, created_at)"
             " VALUES (1, 'Anna', 'en', 'linked', 0, 'Europe/Amsterdam', 4, '20:00', false, :now),"
             " (2, 'Ben', 'en', 'linked', 0, 'Europe/Amsterdam', 4, '20:00', true, :now)"), {"now": NOW})
-        for chat, words in ((1, "waiting for Anna"), (2, "for Ben")):
-            connection.execute(text("INSERT INTO outbox (chat_id, method, payload, created_at, failed)"
-                                    " VALUES (:chat, 'sendMessage', :payload, :now, false)"),
-                               {"chat": chat, "payload": secret.encrypt(f'{{"text": "{words}"}}'), "now": NOW})
+        for chat, words, sent in ((1, "sent before", NOW), (1, "waiting for Anna", None), (2, "for Ben", None)):
+            connection.execute(text("INSERT INTO outbox (chat_id, method, payload, created_at, sent_at, failed)"
+                                    " VALUES (:chat, 'sendMessage', :payload, :now, :sent, false)"),
+                               {"chat": chat, "payload": secret.encrypt(f'{{"text": "{words}"}}'), "now": NOW, "sent": sent})
     migrate(engine)
 
     def held() -> list[tuple[int, bool]]:
         with engine.connect() as connection:
             return [(chat, bool(flag)) for chat, flag in connection.execute(text("SELECT chat_id, held FROM outbox ORDER BY id"))]
 
-    assert held() == [(1, True), (2, False)]  # the migration holds what was waiting for Anna
+    assert held() == [(1, True), (2, False)]  # the copy of a sent call is gone; what waits for Anna is held
     with Session(engine) as session:
         assert [q.call.chat_id for q in repo.due_calls(session)] == [2]
         assert repo.set_reachable(session, 2, False)  # Ben blocks the bot: his call waits too
