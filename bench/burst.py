@@ -22,20 +22,21 @@ import asyncio
 import statistics
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import text
 from sqlmodel import Session, SQLModel
 
+from bench.db import Database, outbox_payload
 from bot.settings import Settings
 from emulator import Limits
 from storage import repo
 
-from bench.db import Database, outbox_payload
-
 CONFIGURED_RATE = Settings.model_fields["send_rate"].default
 TICK_SECONDS = Settings.model_fields["tick_seconds"].default if "tick_seconds" in Settings.model_fields else None
-HAS_SCHEDULER = hasattr(repo, "schedule") and hasattr(repo, "due_schedule_ids") and "schedules" in SQLModel.metadata.tables
+HAS_SCHEDULER = (
+    hasattr(repo, "schedule") and hasattr(repo, "due_schedule_ids") and "schedules" in SQLModel.metadata.tables
+)
 
 
 @dataclass
@@ -64,7 +65,7 @@ async def burst(db: Database, emu, make_couples, start_bot, rows: int, deadline:
     emu.limits = Limits()  # Telegram's: 30/s overall, a burst of 20 then 1/s a chat
     couples, worlds = make_couples(emu, (rows + 1) // 2)
     people = [p for c in couples for p in (c.a, c.b)][:rows]
-    db.store_worlds(worlds, datetime.now(timezone.utc))
+    db.store_worlds(worlds, datetime.now(UTC))
     chats = {p.id for p in people}
     times: list[float] = []
 
@@ -74,14 +75,20 @@ async def burst(db: Database, emu, make_couples, start_bot, rows: int, deadline:
 
     errors_before = len(emu.errors)
     emu.on_delivered = delivered
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     with Session(db.engine) as session:  # all due now; the bot starts right after and its scheduler finds them
         if HAS_SCHEDULER:
             for person in people:
                 repo.schedule(session, person.id, "checkin", "", now)
         else:
-            repo.queue(session, [repo.Call(p.id, "sendMessage", {"chat_id": p.id, "parse_mode": "HTML",
-                                                                 "text": "How did today go?"}) for p in people], now)
+            repo.queue(
+                session,
+                [
+                    repo.Call(p.id, "sendMessage", {"chat_id": p.id, "parse_mode": "HTML", "text": "How did today go?"})
+                    for p in people
+                ],
+                now,
+            )
         session.commit()
     t0 = time.perf_counter()
     bot = None
@@ -117,7 +124,7 @@ class ClaimResult:
 
 
 def claims(db: Database, repeats: int = 15) -> list[ClaimResult]:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     results = []
     if HAS_SCHEDULER:
         results.append(_schedules(db, now, repeats))
@@ -128,9 +135,27 @@ def claims(db: Database, repeats: int = 15) -> list[ClaimResult]:
     results.append(_time(db, "outbox: 200k unsent, 100k chats", repeats, _claim_call))
     db.execute("DELETE FROM outbox")
     blocked = 1_000
-    db.bulk_insert([("people", ({"user_id": 9_500_000_000 + i, "first_name": "X", "language": "en", "phase": "linked",
-                                 "reachable": False, "created_at": now} for i in range(blocked)))])
-    db.bulk_outbox(((9_500_000_000 + (i % blocked), "sendMessage", payloads[i % 4], now) for i in range(195_000)), held=True)
+    db.bulk_insert(
+        [
+            (
+                "people",
+                (
+                    {
+                        "user_id": 9_500_000_000 + i,
+                        "first_name": "X",
+                        "language": "en",
+                        "phase": "linked",
+                        "reachable": False,
+                        "created_at": now,
+                    }
+                    for i in range(blocked)
+                ),
+            )
+        ]
+    )
+    db.bulk_outbox(
+        ((9_500_000_000 + (i % blocked), "sendMessage", payloads[i % 4], now) for i in range(195_000)), held=True
+    )
     db.bulk_outbox((9_000_000_000 + i, "sendMessage", payloads[i % 4], now) for i in range(5_000))
     results.append(_time(db, "outbox: 200k, oldest 195k held (blocked)", repeats, _claim_call))
     db.execute("DELETE FROM outbox")
@@ -143,10 +168,28 @@ def _schedules(db: Database, now: datetime, repeats: int) -> ClaimResult:
     have = db.execute("SELECT count(*) FROM schedules")[0][0]
     later = now + timedelta(days=1)
     extra = max(0, 195_000 - have)
-    db.bulk_insert([("schedules", ({"user_id": 9_100_000_000 + i, "kind": "checkin", "due_at": later + timedelta(seconds=i % 3600)}
-                                   for i in range(extra)))])
-    db.bulk_insert([("schedules", ({"user_id": 9_200_000_000 + i, "kind": "checkin", "due_at": now - timedelta(seconds=i % 60)}
-                                   for i in range(5_000)))])
+    db.bulk_insert(
+        [
+            (
+                "schedules",
+                (
+                    {"user_id": 9_100_000_000 + i, "kind": "checkin", "due_at": later + timedelta(seconds=i % 3600)}
+                    for i in range(extra)
+                ),
+            )
+        ]
+    )
+    db.bulk_insert(
+        [
+            (
+                "schedules",
+                (
+                    {"user_id": 9_200_000_000 + i, "kind": "checkin", "due_at": now - timedelta(seconds=i % 60)}
+                    for i in range(5_000)
+                ),
+            )
+        ]
+    )
     total = db.execute("SELECT count(*) FROM schedules")[0][0]
     result = _time(db, f"schedules: {total // 1000}k rows, 5k due", repeats, _claim_schedule)
     db.execute("DELETE FROM schedules WHERE user_id >= 9100000000 AND user_id < 9300000000")
@@ -154,7 +197,7 @@ def _schedules(db: Database, now: datetime, repeats: int) -> ClaimResult:
 
 
 def _claim_schedule(session: Session) -> int:
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     due = repo.due_schedule_ids(session, now)
     if due:
         repo.claim_schedule(session, due[0], now)

@@ -11,23 +11,22 @@ from __future__ import annotations
 
 import itertools
 import json
-import time
 import secrets
 import shutil
+import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel
 
+import storage.models  # noqa: F401  (the tables, for their columns and defaults)
+from bench.procs import process_cpu_seconds
 from dialogues.model import Couple, World
 from storage import codec, repo, secret
-import storage.models  # noqa: F401  (the tables, for their columns and defaults)
 from storage.db import make_engine, migrate
-
-from bench.procs import process_cpu_seconds
 
 BULK_PERSON = 8_000_000_000  # bulk people's ids: 2n and 2n+1 (the emulator's are 7_000_000_000 + n)
 BULK_UPDATE = 5_000_000_000  # handled update ids, far above the emulator's
@@ -66,8 +65,9 @@ class Database:
             with admin.connect() as connection:
                 connection.execute(text(f"CREATE SCHEMA {schema}"))
             # The application name marks the bot's connections, so their server processes can be found.
-            url = base.update_query_dict({"options": f"-csearch_path={schema}", "application_name": schema}
-                                         ).render_as_string(hide_password=False)
+            url = base.update_query_dict(
+                {"options": f"-csearch_path={schema}", "application_name": schema}
+            ).render_as_string(hide_password=False)
             db = cls(backend, url, (admin, schema))
         db.engine = make_engine(db.url)
         migrate(db.engine)
@@ -99,23 +99,36 @@ class Database:
         the couple with its state, `entries_each` journal entries and `updates_each` handled update ids."""
         if count <= 0:
             return
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         people, couples = _people_and_couples(first, count, now)
         journal = [secret.encrypt(t) for t in JOURNAL]
         tomorrow = (now + timedelta(days=1)).replace(hour=18, minute=0, second=0, microsecond=0)
         entries = (
-            {"couple_id": f"bulk-{n}", "author_id": BULK_PERSON + 2 * n + (i % 2), "exercise": EXERCISES[i % len(EXERCISES)],
-             "text": journal[(n + i) % len(journal)], "created_at": now - timedelta(minutes=i)}
-            for n in range(first, first + count) for i in range(entries_each)
+            {
+                "couple_id": f"bulk-{n}",
+                "author_id": BULK_PERSON + 2 * n + (i % 2),
+                "exercise": EXERCISES[i % len(EXERCISES)],
+                "text": journal[(n + i) % len(journal)],
+                "created_at": now - timedelta(minutes=i),
+            }
+            for n in range(first, first + count)
+            for i in range(entries_each)
         )
         updates = (
-            {"update_id": BULK_UPDATE + n * updates_each + i, "payload": None, "user_id": None, "received_at": now,
-             "processed_at": now}
-            for n in range(first, first + count) for i in range(updates_each)
+            {
+                "update_id": BULK_UPDATE + n * updates_each + i,
+                "payload": None,
+                "user_id": None,
+                "received_at": now,
+                "processed_at": now,
+            }
+            for n in range(first, first + count)
+            for i in range(updates_each)
         )
         schedules = (
             {"user_id": BULK_PERSON + 2 * n + i, "kind": "checkin", "due_at": tomorrow + timedelta(seconds=n % 3600)}
-            for n in range(first, first + count) for i in range(2)
+            for n in range(first, first + count)
+            for i in range(2)
         )
         tables = [("people", people), ("couples", couples), ("entries", entries), ("inbox", updates)]
         if "schedules" in SQLModel.metadata.tables:
@@ -124,8 +137,14 @@ class Database:
 
     def bulk_outbox(self, rows, held: bool = False) -> None:
         """rows: (chat_id, method, encrypted payload, created_at); held: for people who blocked the bot."""
-        self.bulk_insert([("outbox", ({"chat_id": c, "method": m, "payload": p, "created_at": t, "held": held}
-                                      for c, m, p, t in rows))])
+        self.bulk_insert(
+            [
+                (
+                    "outbox",
+                    ({"chat_id": c, "method": m, "payload": p, "created_at": t, "held": held} for c, m, p, t in rows),
+                )
+            ]
+        )
 
     def bulk_insert(self, tables) -> None:
         """tables: (name, rows as dicts). Columns left out get the model's default; rows must share their keys."""
@@ -138,15 +157,20 @@ class Database:
                 if first is None:
                     continue
                 table = SQLModel.metadata.tables[name]
-                fill = {c.name: c.default.arg for c in table.columns
-                        if c.name not in first and c.default is not None and c.default.is_scalar}
+                fill = {
+                    c.name: c.default.arg
+                    for c in table.columns
+                    if c.name not in first and c.default is not None and c.default.is_scalar
+                }
                 columns = [*first, *fill]
                 tail = tuple(fill.values())
                 every = itertools.chain([first], rows)
                 if self.backend == "sqlite":
                     marks = ", ".join("?" for _ in columns)
-                    cursor.executemany(f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})",
-                                       (tuple(_sqlite(v) for v in (*row.values(), *tail)) for row in every))
+                    cursor.executemany(
+                        f"INSERT INTO {name} ({', '.join(columns)}) VALUES ({marks})",
+                        (tuple(_sqlite(v) for v in (*row.values(), *tail)) for row in every),
+                    )
                 else:
                     with cursor.copy(f"COPY {name} ({', '.join(columns)}) FROM STDIN") as copy:
                         for row in every:
@@ -177,8 +201,12 @@ class Database:
             return 0.0
         admin, schema = self.drop_with
         with admin.connect() as connection:
-            pids = [row[0] for row in connection.execute(
-                text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": schema})]
+            pids = [
+                row[0]
+                for row in connection.execute(
+                    text("SELECT pid FROM pg_stat_activity WHERE application_name = :name"), {"name": schema}
+                )
+            ]
         return process_cpu_seconds(pids)
 
     def flush_stats(self) -> None:
@@ -194,7 +222,9 @@ class Database:
         """PostgreSQL: (sequential scans, rows they read) per table, from pg_stat_user_tables."""
         if self.backend != "postgresql":
             return {}
-        rows = self.execute("SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables WHERE schemaname = current_schema()")
+        rows = self.execute(
+            "SELECT relname, seq_scan, seq_tup_read FROM pg_stat_user_tables WHERE schemaname = current_schema()"
+        )
         return {name: (scans, tuples) for name, scans, tuples in rows}
 
 
@@ -212,12 +242,24 @@ def _people_and_couples(first: int, count: int, now: datetime) -> tuple[list, li
             language = "nl" if n % 2 else "en"
             cid = f"bulk-{n}"
             for uid, role in ((a, "damaged"), (b, "hurt")):
-                people.append({"user_id": uid, "first_name": NAMES[uid % len(NAMES)], "language": language,
-                               "phase": "linked", "role": role, "couple_id": cid, "menu": 3,
-                               "country": "nl" if n % 2 else "uk", "screened": 4, "created_at": started})
+                people.append(
+                    {
+                        "user_id": uid,
+                        "first_name": NAMES[uid % len(NAMES)],
+                        "language": language,
+                        "phase": "linked",
+                        "role": role,
+                        "couple_id": cid,
+                        "menu": 3,
+                        "country": "nl" if n % 2 else "uk",
+                        "screened": 4,
+                        "created_at": started,
+                    }
+                )
             state = codec.dumps(Couple(id=cid, member_ids=(b, a), started_at=started, done=("naming",)))
-            couples.append({"id": cid, "member_a": b, "member_b": a, "started_at": started,
-                            "state": secret.encrypt(state)})
+            couples.append(
+                {"id": cid, "member_a": b, "member_b": a, "started_at": started, "state": secret.encrypt(state)}
+            )
         _cache[key] = (people, couples)
     return _cache[key]
 
@@ -232,7 +274,7 @@ def _sqlite(value):
         if stamp is None:
             if len(_stamps) > 100_000:
                 _stamps.clear()
-            stamp = _stamps[value] = value.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%S.%f")
+            stamp = _stamps[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return stamp
     if isinstance(value, bool):
         return int(value)
@@ -240,5 +282,8 @@ def _sqlite(value):
 
 
 def outbox_payload(chat_id: int, text_: str) -> str:
-    return secret.encrypt(json.dumps({"chat_id": chat_id, "text": text_, "parse_mode": "HTML",
-                                      "link_preview_options": {"is_disabled": True}}))
+    return secret.encrypt(
+        json.dumps(
+            {"chat_id": chat_id, "text": text_, "parse_mode": "HTML", "link_preview_options": {"is_disabled": True}}
+        )
+    )

@@ -23,7 +23,9 @@ from bench.scenario import Script, Shadow, linked_couple, utc_now
 
 TOKEN = "424242424:BENCHbenchBENCHbenchBENCHbench"
 SQLCOUNT = Path(__file__).parent / "sqlcount"  # a sitecustomize that counts the bot's SQL statements
-E2E_SEND_RATE = 1000  # HERSTEL_SEND_RATE in end-to-end runs: the highest it allows, so the pacer is not what is measured
+E2E_SEND_RATE = (
+    1000  # HERSTEL_SEND_RATE in end-to-end runs: the highest it allows, so the pacer is not what is measured
+)
 _serial = itertools.count(1)
 
 
@@ -77,8 +79,16 @@ def make_couples(emu: TimedEmulator, count: int) -> tuple[list[SimCouple], list]
     return couples, worlds
 
 
-async def session(emu: TimedEmulator, plan: Plan, folder: Path, key: str, db: Database | None, size: str,
-                  profile: Path | None = None, count_sql: bool = False) -> Session:
+async def session(
+    emu: TimedEmulator,
+    plan: Plan,
+    folder: Path,
+    key: str,
+    db: Database | None,
+    size: str,
+    profile: Path | None = None,
+    count_sql: bool = False,
+) -> Session:
     """Herstel on `db` (or the echo bot with db=None): warm-up, the offered rate, saturation.
     With `profile`, the bot runs under pyinstrument and writes its profile there (figures are then slower)."""
     echo = db is None
@@ -130,7 +140,8 @@ async def session(emu: TimedEmulator, plan: Plan, folder: Path, key: str, db: Da
             result.runs[label] = run
         result.rss_mb, result.peak_rss_mb = bot.memory_mb()
         result.max_chat_posts = max(
-            (len((c.a, c.b)[i].inbox) for c in light + paced + saturating for i in (0, 1)), default=0)
+            (len((c.a, c.b)[i].inbox) for c in light + paced + saturating for i in (0, 1)), default=0
+        )
     finally:
         code = await bot.stop()
         if code not in (0, None, -2):
@@ -141,6 +152,8 @@ async def session(emu: TimedEmulator, plan: Plan, folder: Path, key: str, db: Da
         result.handled = plan.warm_updates + sum(r.answered for r in result.runs.values())
     if db:
         after = db.seq_scans()
-        result.seq_scans = {t: (after[t][0] - scans_before.get(t, (0, 0))[0], after[t][1] - scans_before.get(t, (0, 0))[1])
-                            for t in after}
+        result.seq_scans = {
+            t: (after[t][0] - scans_before.get(t, (0, 0))[0], after[t][1] - scans_before.get(t, (0, 0))[1])
+            for t in after
+        }
     return result

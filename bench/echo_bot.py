@@ -1,6 +1,6 @@
 """The yardstick: a bare python-telegram-bot v22 echo bot, PTB's own run_polling, nothing else.
 
-    ECHO_TOKEN=123:abc ECHO_API_URL=http://127.0.0.1:8081 python -m bench.echo_bot
+ECHO_TOKEN=123:abc ECHO_API_URL=http://127.0.0.1:8081 python -m bench.echo_bot
 """
 
 import os

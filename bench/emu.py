@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import asyncio
 import time
-from typing import Callable
+from collections.abc import Callable
 
 from emulator import BotApiEmulator, Limits
 
 # Effectively no flood limits: for runs that measure the bot, not Telegram's caps.
-UNLIMITED = Limits(global_per_second=1e6, global_burst=1_000_000, chat_per_second=1e6, chat_burst=1_000_000,
-                   group_per_minute=1e6)
+UNLIMITED = Limits(
+    global_per_second=1e6, global_burst=1_000_000, chat_per_second=1e6, chat_burst=1_000_000, group_per_minute=1e6
+)
 
 
 class TimedEmulator(BotApiEmulator):

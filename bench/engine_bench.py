@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
+from bench.scenario import SCRIPTS, Script
 from dialogues.engine import step
 from dialogues.model import Command, Invite, Person, Press, Say, Sender, Start, Text, World
 from dialogues.texts import Texts
 
-from bench.scenario import SCRIPTS, Script
-
-NOW = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 
 
 class _Store:
@@ -140,4 +139,6 @@ def measure(seconds: float = 3.0) -> EngineResult:
 
 if __name__ == "__main__":
     result = measure()
-    print(f"{result.steps} recorded steps; step: {result.step_per_s:,.0f}/s; step + render: {result.step_render_per_s:,.0f}/s")
+    print(
+        f"{result.steps} recorded steps; step: {result.step_per_s:,.0f}/s; step + render: {result.step_render_per_s:,.0f}/s"
+    )

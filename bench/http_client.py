@@ -47,7 +47,9 @@ async def _measure(name: str, request, base_url: str, chat_id: int) -> list[str]
         for side_by_side in (1, 16):
             cpu, wall = time.process_time(), time.perf_counter()
             for _ in range(CALLS // side_by_side):
-                await asyncio.gather(*(bot.do_api_request("sendMessage", api_kwargs=params) for _ in range(side_by_side)))
+                await asyncio.gather(
+                    *(bot.do_api_request("sendMessage", api_kwargs=params) for _ in range(side_by_side))
+                )
             cpu, wall = (time.process_time() - cpu) / CALLS * 1000, (time.perf_counter() - wall) / CALLS * 1000
             lines.append(f"  {name:<22} {side_by_side:>12}  {cpu:>11.2f}  {wall:>12.2f}")
     finally:

@@ -20,15 +20,15 @@ unanswered for STUCK_AFTER seconds is counted as stuck and leaves the run.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import time
 from collections import deque
 from dataclasses import dataclass, field
 
-from dialogues.model import Press, Sender
-
 from bench.emu import TimedEmulator
 from bench.procs import machine_cpu_seconds
 from bench.scenario import Script, Shadow, event_for, utc_now
+from dialogues.model import Press, Sender
 
 STUCK_AFTER = 15.0
 
@@ -194,10 +194,8 @@ class Load:
         """Wait for the bot to answer something (half a second at most), giving up on stuck couples."""
         self._wake.clear()
         self._drop_stuck()
-        try:
+        with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), 0.5)
-        except TimeoutError:
-            pass
 
     def _drop_stuck(self) -> None:
         now = time.perf_counter()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import ctypes
 import importlib.util
 import os
@@ -21,8 +22,9 @@ class BotProcess:
     """`python -m <module> ...` with its own environment, started in an empty folder (so no .env is
     read), its output in a log file. Only this process is ever signalled, by its own pid."""
 
-    def __init__(self, name: str, argv: list[str], env: dict[str, str], folder: Path,
-                 first_on_path: list[Path] = ()) -> None:
+    def __init__(
+        self, name: str, argv: list[str], env: dict[str, str], folder: Path, first_on_path: list[Path] = ()
+    ) -> None:
         self.name = name
         self.argv = [sys.executable, *argv]
         self.env = {**_base_env(), **env}
@@ -35,8 +37,9 @@ class BotProcess:
     def start(self) -> None:
         self.folder.mkdir(parents=True, exist_ok=True)
         log = self.log_path.open("ab")
-        self.proc = subprocess.Popen(self.argv, env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT,
-                                     preexec_fn=_die_with_parent)
+        self.proc = subprocess.Popen(
+            self.argv, env=self.env, cwd=self.folder, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent
+        )
         log.close()
 
     async def ready(self, polled: asyncio.Event, timeout: float = 60.0) -> None:
@@ -86,10 +89,8 @@ class BotProcess:
 
 def _die_with_parent() -> None:
     """In the child, before it runs: if the bench dies, the bot gets SIGTERM (Linux prctl PR_SET_PDEATHSIG)."""
-    try:
+    with contextlib.suppress(OSError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)
-    except OSError:
-        pass
 
 
 def _base_env() -> dict[str, str]:

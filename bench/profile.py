@@ -17,11 +17,16 @@ from pathlib import Path
 
 LAYERS = (  # (name, path fragments), first match wins
     ("idle (waiting in epoll)", ("selectors.py", "epoll.poll")),
-    ("HTTP client (PTB request, httpx, httpcore, anyio, h11)", ("/telegram/request/", "/httpx/", "/httpcore/", "/anyio/", "/h11/")),
+    (
+        "HTTP client (PTB request, httpx, httpcore, anyio, h11)",
+        ("/telegram/request/", "/httpx/", "/httpcore/", "/anyio/", "/h11/"),
+    ),
     ("PTB objects and dispatch (telegram/)", ("/telegram/",)),
     ("SQLAlchemy / SQLModel", ("/sqlalchemy/", "/sqlmodel/")),
-    ("database drivers (sqlite3, psycopg)", ("sqlite3", "/psycopg/", "/psycopg_binary/", "<built-in>:0(method 'execute'",
-                                             "<built-in>:0(method 'commit'")),
+    (
+        "database drivers (sqlite3, psycopg)",
+        ("sqlite3", "/psycopg/", "/psycopg_binary/", "<built-in>:0(method 'execute'", "<built-in>:0(method 'commit'"),
+    ),
     ("encryption (cryptography, Fernet)", ("/cryptography/",)),
     ("templates (jinja2, markupsafe, babel)", ("/jinja2/", "/markupsafe/", "/babel/", "<template>")),
     ("dialogues/ (engine, programme, texts)", ("/dialogues/",)),
@@ -29,7 +34,10 @@ LAYERS = (  # (name, path fragments), first match wins
     ("bot/ (app, intake, courier, unit of work, render)", ("/bot/",)),
     ("APScheduler (job queue)", ("/apscheduler/",)),
     ("asyncio event loop", ("/asyncio/",)),
-    ("json, typing, dataclasses, logging, other stdlib", ("/json/", "typing.py", "dataclasses.py", "/logging/", "python3.11/")),
+    (
+        "json, typing, dataclasses, logging, other stdlib",
+        ("/json/", "typing.py", "dataclasses.py", "/logging/", "python3.11/"),
+    ),
 )
 
 
@@ -52,8 +60,9 @@ def load(path: Path):
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m bench.profile", description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        prog="python -m bench.profile", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("session", type=Path)
     parser.add_argument("--top", type=int, default=25)
     args = parser.parse_args(argv)
@@ -68,11 +77,15 @@ def main(argv: list[str] | None = None) -> int:
         print(f"  {seconds:8.2f}  {seconds / total:6.1%}  {name}")
     project = [(k, v) for k, v in stats.stats.items() if any(f"/{p}/" in k[0] for p in ("bot", "storage", "dialogues"))]
     print(f"\nProject functions by cumulative time (top {args.top})")
-    for (filename, line, function), (_cc, _nc, tottime, cumtime, _callers) in sorted(project, key=lambda kv: -kv[1][3])[:args.top]:
+    for (filename, line, function), (_cc, _nc, _tottime, cumtime, _callers) in sorted(
+        project, key=lambda kv: -kv[1][3]
+    )[: args.top]:
         short = "/".join(Path(filename).parts[-2:])
         print(f"  {cumtime:8.2f}  {cumtime / total:6.1%}  {short}:{line} {function}")
     print(f"\nFunctions by own time (top {args.top})")
-    for (filename, line, function), (_cc, _nc, tottime, _ct, _callers) in sorted(stats.stats.items(), key=lambda kv: -kv[1][2])[:args.top]:
+    for (filename, line, function), (_cc, _nc, tottime, _ct, _callers) in sorted(
+        stats.stats.items(), key=lambda kv: -kv[1][2]
+    )[: args.top]:
         short = "/".join(Path(filename).parts[-2:])
         print(f"  {tottime:8.2f}  {tottime / total:6.1%}  {short}:{line} {function}")
     return 0

@@ -54,8 +54,11 @@ class Report:
         ]
         busiest = max((_other(r) for x in self.sessions for r in x.runs.values()), default=0.0)
         if busiest > 25:
-            lines += [f"WARNING: other processes on this machine used up to {busiest:.0f}% of a core during a run; figures from",
-                      "such runs understate Herstel (see 'other processes' CPU use' / 'other CPU %').", ""]
+            lines += [
+                f"WARNING: other processes on this machine used up to {busiest:.0f}% of a core during a run; figures from",
+                "such runs understate Herstel (see 'other processes' CPU use' / 'other CPU %').",
+                "",
+            ]
         lines += self._e2e()
         lines += self._scale()
         lines += self._burst()
@@ -88,8 +91,12 @@ class Report:
             rows.append(row)
 
         p = self.plan
-        rows.append([f"{p.light_rate:.0f} updates/s offered ({p.light_seconds:.0f} s, {p.light_couples} couples): "
-                     "one update at a time, no queue"])
+        rows.append(
+            [
+                f"{p.light_rate:.0f} updates/s offered ({p.light_seconds:.0f} s, {p.light_couples} couples): "
+                "one update at a time, no queue"
+            ]
+        )
         add("  latency p50 ms", lambda s: percentile(_run(s, "light").all_ms, 50))
         add("  latency p95 ms", lambda s: percentile(_run(s, "light").all_ms, 95))
         add("  bot CPU ms / update", lambda s: _cpu_ms(_run(s, "light")), "{:.2f}")
@@ -114,14 +121,34 @@ class Report:
         add("  emulator+load CPU use %", lambda s: _driver(_run(s, "saturation")), "{:.0f}", ratio=False)
         add("  other processes' CPU use %", lambda s: _other(_run(s, "saturation")), "{:.0f}", ratio=False)
         add("peak resident MB", lambda s: s.peak_rss_mb, "{:.0f}")
-        return ["1. End to end, Herstel beside a bare PTB echo bot (same updates, same emulator)",
-                *_table(head, rows), ""]
+        return [
+            "1. End to end, Herstel beside a bare PTB echo bot (same updates, same emulator)",
+            *_table(head, rows),
+            "",
+        ]
 
     def _scale(self) -> list[str]:
         p = self.plan
-        head = ["backend", "database", "people", "couples", "entries", "schedules", "light p50", "light p95",
-                "p50 ms", "p95 ms", "p99 ms",
-                "sat /s", "CPU ms/upd", "peak MB", "RSS MB", "seq-scan rows/upd", "other CPU %", "fill s"]
+        head = [
+            "backend",
+            "database",
+            "people",
+            "couples",
+            "entries",
+            "schedules",
+            "light p50",
+            "light p95",
+            "p50 ms",
+            "p95 ms",
+            "p99 ms",
+            "sat /s",
+            "CPU ms/upd",
+            "peak MB",
+            "RSS MB",
+            "seq-scan rows/upd",
+            "other CPU %",
+            "fill s",
+        ]
         rows = []
         for backend in self.backends:
             for size in self.sizes:
@@ -130,59 +157,119 @@ class Report:
                     continue
                 light, rate, sat = _run(s, "light"), _run(s, "rate"), _run(s, "saturation")
                 counts = s.db_counts
-                scanned = sum(rows_ for name, (_, rows_) in s.seq_scans.items() if name not in ("meta", "alembic_version"))
+                scanned = sum(
+                    rows_ for name, (_, rows_) in s.seq_scans.items() if name not in ("meta", "alembic_version")
+                )
                 handled = sum(r.answered for r in s.runs.values()) + p.warm_updates
-                rows.append([
-                    NAMES[backend], size, _fmt(counts.get("people"), "{:,}"), _fmt(counts.get("couples"), "{:,}"),
-                    _fmt(counts.get("entries"), "{:,}"), _fmt(counts.get("schedules"), "{:,}"),
-                    _fmt(percentile(light.all_ms, 50)), _fmt(percentile(light.all_ms, 95)),
-                    _fmt(percentile(rate.all_ms, 50)), _fmt(percentile(rate.all_ms, 95)), _fmt(percentile(rate.all_ms, 99)),
-                    _fmt(sat.per_second), _fmt(_cpu_ms(sat), "{:.2f}"), _fmt(s.peak_rss_mb, "{:.0f}"),
-                    _fmt(s.rss_mb, "{:.0f}"),
-                    _fmt(scanned / handled, "{:.1f}") if backend == "postgresql" and handled else "n/a",
-                    _fmt(max(_other(light), _other(rate), _other(sat)), "{:.0f}"),
-                    _fmt(self.fill_seconds.get((backend, size)), "{:.0f}"),
-                ])
+                rows.append(
+                    [
+                        NAMES[backend],
+                        size,
+                        _fmt(counts.get("people"), "{:,}"),
+                        _fmt(counts.get("couples"), "{:,}"),
+                        _fmt(counts.get("entries"), "{:,}"),
+                        _fmt(counts.get("schedules"), "{:,}"),
+                        _fmt(percentile(light.all_ms, 50)),
+                        _fmt(percentile(light.all_ms, 95)),
+                        _fmt(percentile(rate.all_ms, 50)),
+                        _fmt(percentile(rate.all_ms, 95)),
+                        _fmt(percentile(rate.all_ms, 99)),
+                        _fmt(sat.per_second),
+                        _fmt(_cpu_ms(sat), "{:.2f}"),
+                        _fmt(s.peak_rss_mb, "{:.0f}"),
+                        _fmt(s.rss_mb, "{:.0f}"),
+                        _fmt(scanned / handled, "{:.1f}") if backend == "postgresql" and handled else "n/a",
+                        _fmt(max(_other(light), _other(rate), _other(sat)), "{:.0f}"),
+                        _fmt(self.fill_seconds.get((backend, size)), "{:.0f}"),
+                    ]
+                )
         for backend in self.backends:
             s = self.herstel(backend, self.sizes[-1])
             if s and s.seq_scans:
-                top = sorted(((rows_, scans, name) for name, (scans, rows_) in s.seq_scans.items() if rows_), reverse=True)[:4]
+                top = sorted(
+                    ((rows_, scans, name) for name, (scans, rows_) in s.seq_scans.items() if rows_), reverse=True
+                )[:4]
                 if top:
-                    rows.append([f"   {NAMES[backend]} {self.sizes[-1]}: sequential scans during the session: " + "; ".join(
-                        f"{name} {scans:,} scans / {rows_:,} rows" for rows_, scans, name in top)])
-        note = (f"light: latency ms at {p.light_rate:.0f}/s offered; p50/p95/p99: at {p.rate:.0f}/s; sat = saturation (closed loop); CPU at saturation; "
-                "seq-scan rows/upd: rows PostgreSQL read by sequential scans per update handled (pg_stat_user_tables)")
-        return ["2. At scale: the same runs with the database grown (each size a fresh bot process)",
-                *_table(head, rows), f"   ({note})", ""]
+                    rows.append(
+                        [
+                            f"   {NAMES[backend]} {self.sizes[-1]}: sequential scans during the session: "
+                            + "; ".join(f"{name} {scans:,} scans / {rows_:,} rows" for rows_, scans, name in top)
+                        ]
+                    )
+        note = (
+            f"light: latency ms at {p.light_rate:.0f}/s offered; p50/p95/p99: at {p.rate:.0f}/s; sat = saturation (closed loop); CPU at saturation; "
+            "seq-scan rows/upd: rows PostgreSQL read by sequential scans per update handled (pg_stat_user_tables)"
+        )
+        return [
+            "2. At scale: the same runs with the database grown (each size a fresh bot process)",
+            *_table(head, rows),
+            f"   ({note})",
+            "",
+        ]
 
     def _burst(self) -> list[str]:
         if not self.bursts:
             return []
         b0 = self.bursts[0]
-        via = ("the scheduler (schedules rows due now, claimed by the bot's repeating job)" if b0.via == "scheduler"
-               else "the outbox (calls queued at once; no scheduler yet)")
-        head = ["backend", "due at once", "delivered", "first after s", "last after s", "rate /s", "configured /s",
-                "rate vs configured", "429s", "other errors"]
+        via = (
+            "the scheduler (schedules rows due now, claimed by the bot's repeating job)"
+            if b0.via == "scheduler"
+            else "the outbox (calls queued at once; no scheduler yet)"
+        )
+        head = [
+            "backend",
+            "due at once",
+            "delivered",
+            "first after s",
+            "last after s",
+            "rate /s",
+            "configured /s",
+            "rate vs configured",
+            "429s",
+            "other errors",
+        ]
         rows = []
         for b in self.bursts:
             last = _fmt(b.to_last_s) if b.complete else f">{b.to_last_s:.0f} (cut)"
-            rows.append([NAMES[b.backend], f"{b.rows:,}", f"{b.delivered:,}", _fmt(b.to_first_s), last, _fmt(b.rate),
-                         _fmt(b.configured, "{:.0f}"), _fmt(b.rate / b.configured - 1, "{:+.1%}") if b.rate else "-",
-                         str(b.too_many), str(b.other_errors)])
+            rows.append(
+                [
+                    NAMES[b.backend],
+                    f"{b.rows:,}",
+                    f"{b.delivered:,}",
+                    _fmt(b.to_first_s),
+                    last,
+                    _fmt(b.rate),
+                    _fmt(b.configured, "{:.0f}"),
+                    _fmt(b.rate / b.configured - 1, "{:+.1%}") if b.rate else "-",
+                    str(b.too_many),
+                    str(b.other_errors),
+                ]
+            )
         extra = ""
         if not all(b.complete for b in self.bursts):
-            projected = [f"{NAMES[b.backend]} ~{b.rows / b.rate:.0f} s" for b in self.bursts if not b.complete and b.rate]
-            extra = (f"   (not all delivered within {self.plan.burst_deadline:.0f} s; at the rate reached the last would "
-                     f"arrive after: {', '.join(projected)})")
+            projected = [
+                f"{NAMES[b.backend]} ~{b.rows / b.rate:.0f} s" for b in self.bursts if not b.complete and b.rate
+            ]
+            extra = (
+                f"   (not all delivered within {self.plan.burst_deadline:.0f} s; at the rate reached the last would "
+                f"arrive after: {', '.join(projected)})"
+            )
         from bench.burst import TICK_SECONDS
         from bot.app import BATCH
 
-        looks = (f"; the scheduler looks every {TICK_SECONDS:g} s and works through all that is due, {BATCH} rows at a time"
-                 if b0.via == "scheduler" and TICK_SECONDS else "")
-        return [f"3. Scheduled burst: {b0.rows:,} check-ins due in the same minute, via {via};",
-                "   emulator enforces Telegram's limits (30/s overall, 20 then 1/s a chat); Herstel at its default pace"
-                + looks,
-                *_table(head, rows), *([extra] if extra else []), ""]
+        looks = (
+            f"; the scheduler looks every {TICK_SECONDS:g} s and works through all that is due, {BATCH} rows at a time"
+            if b0.via == "scheduler" and TICK_SECONDS
+            else ""
+        )
+        return [
+            f"3. Scheduled burst: {b0.rows:,} check-ins due in the same minute, via {via};",
+            "   emulator enforces Telegram's limits (30/s overall, 20 then 1/s a chat); Herstel at its default pace"
+            + looks,
+            *_table(head, rows),
+            *([extra] if extra else []),
+            "",
+        ]
 
     def _claims(self) -> list[str]:
         if not self.claims:
@@ -198,30 +285,46 @@ class Report:
                 row.append(f"{c.median_ms:.1f} / {c.worst_ms:.1f}" if c else "-")
                 found = str(c.found) if c else found
             rows.append(row + [found])
-        return ["4. Claiming due rows from 200k-row tables (the scheduler's and the courier's queries, in one transaction)",
-                *_table(head, rows), ""]
+        return [
+            "4. Claiming due rows from 200k-row tables (the scheduler's and the courier's queries, in one transaction)",
+            *_table(head, rows),
+            "",
+        ]
 
     def _engine(self) -> list[str]:
         e = self.engine
         if not e:
             return []
         head = ["pure engine, one core, no I/O", "steps /s", "µs / step"]
-        rows = [["dialogues.engine.step", f"{e.step_per_s:,.0f}", f"{1e6 / e.step_per_s:.0f}"],
-                ["step + render to Bot API calls", f"{e.step_render_per_s:,.0f}", f"{1e6 / e.step_render_per_s:.0f}"]]
-        return [f"5. The pure engine ({e.steps} recorded steps: pairing, naming or impact with mirroring, free messages, "
-                "en and nl)", *_table(head, rows), ""]
+        rows = [
+            ["dialogues.engine.step", f"{e.step_per_s:,.0f}", f"{1e6 / e.step_per_s:.0f}"],
+            ["step + render to Bot API calls", f"{e.step_render_per_s:,.0f}", f"{1e6 / e.step_render_per_s:.0f}"],
+        ]
+        return [
+            f"5. The pure engine ({e.steps} recorded steps: pairing, naming or impact with mirroring, free messages, "
+            "en and nl)",
+            *_table(head, rows),
+            "",
+        ]
 
     def _sql(self) -> list[str]:
         counted = [s for s in self.sessions if s.sql_counts and s.handled]
         if not counted:
             return []
-        kinds = sorted({k for s in counted for k in s.sql_counts},
-                       key=lambda k: -max(s.sql_counts.get(k, 0) / s.handled for s in counted))
+        kinds = sorted(
+            {k for s in counted for k in s.sql_counts},
+            key=lambda k: -max(s.sql_counts.get(k, 0) / s.handled for s in counted),
+        )
         head = ["SQL per update (whole session)"] + [f"{NAMES[s.backend]} {s.size}" for s in counted]
-        rows = [["all statements"] + [f"{sum(v for k, v in s.sql_counts.items() if k != 'COMMIT') / s.handled:.1f}"
-                                      for s in counted]]
-        rows += [[kind] + [f"{s.sql_counts.get(kind, 0) / s.handled:.2f}" for s in counted] for kind in kinds
-                 if max(s.sql_counts.get(kind, 0) / s.handled for s in counted) >= 0.05]
+        rows = [
+            ["all statements"]
+            + [f"{sum(v for k, v in s.sql_counts.items() if k != 'COMMIT') / s.handled:.1f}" for s in counted]
+        ]
+        rows += [
+            [kind] + [f"{s.sql_counts.get(kind, 0) / s.handled:.2f}" for s in counted]
+            for kind in kinds
+            if max(s.sql_counts.get(kind, 0) / s.handled for s in counted) >= 0.05
+        ]
         return ["7. SQL statements Herstel sent per update answered (--count-sql)", *_table(head, rows), ""]
 
     def _targets(self) -> list[str]:
@@ -272,8 +375,11 @@ class Report:
                 return percentile(_run(z, run).all_ms, q) / percentile(_run(a, run).all_ms, q) - 1
 
             light = change("light", 50)
-            return _mark(abs(light) <= 0.10, f"{light:+.0%} (p95 {change('light', 95):+.0%}; "
-                                             f"at {self.plan.rate:.0f}/s: p50 {change('rate', 50):+.0%})")
+            return _mark(
+                abs(light) <= 0.10,
+                f"{light:+.0%} (p95 {change('light', 95):+.0%}; "
+                f"at {self.plan.rate:.0f}/s: p50 {change('rate', 50):+.0%})",
+            )
 
         def burst(b):
             r = next((x for x in self.bursts if x.backend == b), None)
@@ -302,10 +408,12 @@ class Report:
         mismatched = sum(r.mismatched for r in runs)
         busiest = max((s.max_chat_posts for s in self.sessions), default=0)
         late = max((r.late_ms_max for r in runs if r.offered), default=0.0)
-        return [f"Checks: {stuck} updates unanswered (stuck > 15 s), {unexpected} calls no update accounts for, "
-                f"{mismatched} buttons not where the shadow engine put them;",
-                f"        busiest chat got {busiest} messages in a session (Herstel's own per-chat pace allows a burst of 40); "
-                f"open-loop sends left at most {late:.0f} ms late."]
+        return [
+            f"Checks: {stuck} updates unanswered (stuck > 15 s), {unexpected} calls no update accounts for, "
+            f"{mismatched} buttons not where the shadow engine put them;",
+            f"        busiest chat got {busiest} messages in a session (Herstel's own per-chat pace allows a burst of 40); "
+            f"open-loop sends left at most {late:.0f} ms late.",
+        ]
 
 
 def _run(s: Session, label: str) -> RunResult:
@@ -356,7 +464,9 @@ def _table(head: list[str], rows: list[list[str]]) -> list[str]:
     out = []
 
     def line(cells):
-        return "  " + "  ".join(str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(cells))
+        return "  " + "  ".join(
+            str(c).ljust(widths[0]) if i == 0 else str(c).rjust(widths[i]) for i, c in enumerate(cells)
+        )
 
     out.append(line(head))
     out.append("  " + "  ".join("-" * w for w in widths))

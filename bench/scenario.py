@@ -13,7 +13,7 @@ message said, plus the answer to a button press) and which callback data a butto
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from itertools import cycle
 
 from dialogues.engine import step
@@ -87,13 +87,19 @@ IMPACT = (
 SCRIPTS = {"naming": NAMING, "impact": IMPACT}
 
 
-def linked_couple(couple_id: str, a_id: int, b_id: int, a_name: str, b_name: str, language: str,
-                  now: datetime) -> World:
+def linked_couple(
+    couple_id: str, a_id: int, b_id: int, a_name: str, b_name: str, language: str, now: datetime
+) -> World:
     """A couple as the bot stores it once both passed the screen and joined."""
     started = now - timedelta(days=30)
     couple = Couple(id=couple_id, member_ids=(b_id, a_id), started_at=started)
-    common = dict(language=language, phase=Phase.LINKED, couple_id=couple_id, country="nl" if language == "nl" else "uk",
-                  screened=4)
+    common = dict(
+        language=language,
+        phase=Phase.LINKED,
+        couple_id=couple_id,
+        country="nl" if language == "nl" else "uk",
+        screened=4,
+    )
     a = Person(a_id, a_name, role=Role.DAMAGED, **common)
     b = Person(b_id, b_name, role=Role.HURT, **common)
     return World(me=a, partner=b, couple=couple)
@@ -163,4 +169,4 @@ def event_for(sender: Sender, kind: str, value: str, shadow: Shadow) -> Event:
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

@@ -16,33 +16,45 @@ import gc
 import logging
 import traceback
 import warnings
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timedelta, timezone
-from typing import Callable
+from datetime import UTC, datetime, timedelta
 
-from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
+from sqlalchemy.exc import OperationalError, SQLAlchemyError
 from sqlmodel import Session
 from telegram import BotCommand, Update
 from telegram.error import InvalidToken, TelegramError
 from telegram.ext import Application, ContextTypes, TypeHandler
 from telegram.warnings import PTBUserWarning
 
-from dialogues.texts import LANGUAGES, Texts
-from storage import privacy, repo, secret
-from storage.db import make_engine, migrate
-
 from bot import intake, unit_of_work
 from bot.courier import Backoff, Courier, Pace, nap
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.webhook import WebhookServer
+from dialogues.texts import LANGUAGES, Texts
+from storage import privacy, repo, secret
+from storage.db import make_engine, migrate
 
 log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
 # dicts to store, so both use Bot.do_api_request on purpose.
 warnings.filterwarnings("ignore", r"Please use 'Bot\.\w+' instead of", PTBUserWarning)
-COMMANDS = ("start", "menu", "pause", "settings", "progress", "language", "help", "export", "delete", "leave", "therapist", "couples")
+COMMANDS = (
+    "start",
+    "menu",
+    "pause",
+    "settings",
+    "progress",
+    "language",
+    "help",
+    "export",
+    "delete",
+    "leave",
+    "therapist",
+    "couples",
+)
 BATCH = 200  # due schedules looked up at a time
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
 
@@ -60,7 +72,7 @@ async def off_the_loop(units: ThreadPoolExecutor, work, *args):
 
 
 def utc_now() -> datetime:
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)
 
 
 class HerstelBot:
@@ -84,8 +96,13 @@ class HerstelBot:
         self.application.add_error_handler(self._on_error)
         self.texts: Texts | None = None
         self._units = ThreadPoolExecutor(max_workers=1, thread_name_prefix="unit-of-work")
-        self.courier = Courier(self.application.bot, self.engine, self.pace, on_blocked=self._unreachable,
-                               in_database_thread=self._in_database_thread)
+        self.courier = Courier(
+            self.application.bot,
+            self.engine,
+            self.pace,
+            on_blocked=self._unreachable,
+            in_database_thread=self._in_database_thread,
+        )
         self.webhook: WebhookServer | None = None
         self._wake = asyncio.Event()
         self._idle = asyncio.Event()
@@ -112,13 +129,22 @@ class HerstelBot:
             s = self.settings
             self.webhook = WebhookServer(self.engine, self.clock, s.webhook_secret_token, s.webhook_path, self._stored)
             await self.webhook.start(s.webhook_listen, s.webhook_port)
-            await self._until_telegram_answers("setWebhook", lambda: bot.do_api_request(
-                "setWebhook", api_kwargs={"url": s.webhook_url, "secret_token": s.webhook_secret_token}))
+            await self._until_telegram_answers(
+                "setWebhook",
+                lambda: bot.do_api_request(
+                    "setWebhook", api_kwargs={"url": s.webhook_url, "secret_token": s.webhook_secret_token}
+                ),
+            )
             self._tasks = []
         else:
             await self._until_telegram_answers("deleteWebhook", lambda: bot.do_api_request("deleteWebhook"))
             backoff = Backoff(self.pace.backoff_base, self.pace.backoff_cap)
-            self._tasks = [asyncio.create_task(intake.poll(bot, self.engine, self.clock, self._stored, backoff, self._in_database_thread), name="intake")]
+            self._tasks = [
+                asyncio.create_task(
+                    intake.poll(bot, self.engine, self.clock, self._stored, backoff, self._in_database_thread),
+                    name="intake",
+                )
+            ]
         self._tasks += [
             asyncio.create_task(self._work(), name="worker"),
             asyncio.create_task(self.courier.run(), name="courier"),
@@ -292,7 +318,13 @@ class HerstelBot:
     async def _handle(self, update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         try:
             self._handled = await off_the_loop(
-                self._units, unit_of_work.process, self.engine, update, self.clock(), self.texts, self.settings.default_language
+                self._units,
+                unit_of_work.process,
+                self.engine,
+                update,
+                self.clock(),
+                self.texts,
+                self.settings.default_language,
             )
         except (OperationalError, DatabaseInterfaceError):
             # The database, not the update: it stays stored and is tried again; no attempt is counted.

@@ -13,8 +13,21 @@ from dialogues.texts import language_for
 PAYLOAD_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 UNKNOWN_PAYLOAD = "-"  # never a token, so the engine answers "I don't recognise this link"
 MEDIA = (
-    "sticker", "voice", "video_note", "animation", "photo", "video", "audio", "document",
-    "location", "venue", "contact", "poll", "dice", "game", "story",
+    "sticker",
+    "voice",
+    "video_note",
+    "animation",
+    "photo",
+    "video",
+    "audio",
+    "document",
+    "location",
+    "venue",
+    "contact",
+    "poll",
+    "dice",
+    "game",
+    "story",
 )
 
 

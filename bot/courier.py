@@ -30,19 +30,26 @@ import html
 import logging
 import re
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
-from typing import Awaitable, Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 from telegram import Bot, InputFile
-from telegram.error import BadRequest, ChatMigrated, EndPointNotFound, Forbidden, InvalidToken, RetryAfter, TelegramError
-
-from storage import repo
+from telegram.error import (
+    BadRequest,
+    ChatMigrated,
+    EndPointNotFound,
+    Forbidden,
+    InvalidToken,
+    RetryAfter,
+    TelegramError,
+)
 
 from bot.split import LIMIT, split_html
+from storage import repo
 
 log = logging.getLogger(__name__)
 REST = "herstel_rest"  # in a call's stored params: the parts of a too long text still to send
@@ -174,8 +181,11 @@ class Courier:
                 await self.deliver_due()
             except SQLAlchemyError as exc:
                 delay = self.backoff.next()
-                log.warning("the database cannot be reached from the courier (%s); retrying in %.1f s",
-                            type(exc).__name__, delay)
+                log.warning(
+                    "the database cannot be reached from the courier (%s); retrying in %.1f s",
+                    type(exc).__name__,
+                    delay,
+                )
                 await self.sleep(delay)
                 continue
             if self._stopping:
@@ -242,8 +252,10 @@ class Courier:
             done, blocked, pause = await self._in_database_thread(self._record, session, mine, answers)
         if pause:
             log.info("rate limited; waiting %.0f s", pause)
-        failed = any(a is not None and not isinstance(a, (RetryAfter, Forbidden, BadRequest, ChatMigrated, EndPointNotFound))
-                     for a in answers)
+        failed = any(
+            a is not None and not isinstance(a, (RetryAfter, Forbidden, BadRequest, ChatMigrated, EndPointNotFound))
+            for a in answers
+        )
         if failed:
             pause = max(pause, self.backoff.next())
             log.warning("retrying in %.1f s", pause)
@@ -263,7 +275,7 @@ class Courier:
         """What Telegram answered, in the batch's transaction, then its commit (which ends the locks).
         Returns the calls done, those to people who blocked the bot, and how long to pause."""
         done, blocked, pause = [], [], 0.0
-        for queued, answer in zip(mine, answers):
+        for queued, answer in zip(mine, answers, strict=True):
             if answer is None:
                 if not self._next_part(session, queued):
                     done.append(queued.id)
@@ -286,7 +298,9 @@ class Courier:
     async def _attempt(self, call: repo.Call) -> TelegramError | None:
         """Make one call; None if Telegram accepted it, else what it answered."""
         try:
-            await self._bot.do_api_request(call.method, api_kwargs=_sendable(call.params), read_timeout=self.pace.read_timeout)
+            await self._bot.do_api_request(
+                call.method, api_kwargs=_sendable(call.params), read_timeout=self.pace.read_timeout
+            )
         except TelegramError as exc:
             return exc
         return None

@@ -6,7 +6,7 @@ Sent once, and only after both partners agreed (dialogues.therapist, the ShareHi
 from __future__ import annotations
 
 import base64
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
 from sqlmodel import Session
@@ -38,10 +38,19 @@ def calls(session: Session, world: World, share: ShareHistory, texts: Texts) -> 
     content = texts.render(language, "therapist.history_file", couple=share.couple, entries=entries)
     caption = texts.render(language, "therapist.history", couple=share.couple, count=len(entries))
     document = {"filename": FILENAME[language], "base64": base64.b64encode(content.encode()).decode()}
-    return [repo.Call(therapist.user_id, "sendDocument", {
-        "chat_id": therapist.user_id, "caption": caption, "parse_mode": "HTML", "document": document,
-    })]
+    return [
+        repo.Call(
+            therapist.user_id,
+            "sendDocument",
+            {
+                "chat_id": therapist.user_id,
+                "caption": caption,
+                "parse_mode": "HTML",
+                "document": document,
+            },
+        )
+    ]
 
 
 def _utc(moment: datetime) -> datetime:
-    return moment.replace(tzinfo=timezone.utc) if moment.tzinfo is None else moment
+    return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment

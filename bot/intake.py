@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Awaitable, Callable
 from datetime import datetime, timedelta
-from typing import Awaitable, Callable
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import SQLAlchemyError
@@ -19,9 +19,8 @@ from sqlmodel import Session
 from telegram import Bot
 from telegram.error import InvalidToken, RetryAfter, TelegramError
 
-from storage import repo
-
 from bot.courier import Backoff, run_inline
+from storage import repo
 
 log = logging.getLogger(__name__)
 LONG_POLL_SECONDS = 25
@@ -67,8 +66,11 @@ async def poll(
             continue
         except SQLAlchemyError as exc:
             delay = backoff.next()
-            log.warning("the database cannot be reached; updates stay with Telegram (%s); retrying in %.1f s",
-                        type(exc).__name__, delay)
+            log.warning(
+                "the database cannot be reached; updates stay with Telegram (%s); retrying in %.1f s",
+                type(exc).__name__,
+                delay,
+            )
             await asyncio.sleep(delay)
             continue
         backoff.reset()

@@ -47,9 +47,7 @@ def main(argv: list[str] | None = None) -> int:
     if not settings.token and args.command != "rotate-keys":
         return _fail("Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env.")
     if not settings.keys:
-        return _fail(
-            "Setting HERSTEL_ENCRYPTION_KEYS is missing: run `herstel new-key` and put the key in .env."
-        )
+        return _fail("Setting HERSTEL_ENCRYPTION_KEYS is missing: run `herstel new-key` and put the key in .env.")
     try:
         secret.configure(settings.keys)
     except ValueError as error:
@@ -80,7 +78,9 @@ def _with_local_key(settings: Settings) -> Settings:
         return settings
     key = secret.new_key()
     with ENV_FILE.open("a") as env:
-        env.write(f"\n# Made by `herstel playground`: encrypts stored texts. Keep it secret.\nHERSTEL_ENCRYPTION_KEYS={key}\n")
+        env.write(
+            f"\n# Made by `herstel playground`: encrypts stored texts. Keep it secret.\nHERSTEL_ENCRYPTION_KEYS={key}\n"
+        )
     print(f"Created an encryption key in {ENV_FILE.resolve()}.")
     return settings.model_copy(update={"encryption_keys": SecretStr(key)})
 

@@ -24,11 +24,17 @@ COLOURS = ("#3f6f8f", "#c0673f")
 def calls(world: World, now: datetime, texts: Texts) -> list[Call]:
     me = world.me
     png = render(world, now, texts)
-    return [Call(me.user_id, "sendPhoto", {
-        "chat_id": me.user_id,
-        "caption": texts.render(me.language, "progress.caption"),
-        "photo": {"filename": "progress.png", "base64": base64.b64encode(png).decode()},
-    })]
+    return [
+        Call(
+            me.user_id,
+            "sendPhoto",
+            {
+                "chat_id": me.user_id,
+                "caption": texts.render(me.language, "progress.caption"),
+                "photo": {"filename": "progress.png", "base64": base64.b64encode(png).decode()},
+            },
+        )
+    ]
 
 
 def render(world: World, now: datetime, texts: Texts) -> bytes:
@@ -48,7 +54,7 @@ def render(world: World, now: datetime, texts: Texts) -> bytes:
 
     figure = Figure(figsize=(8, 4.5), dpi=100)
     axes = figure.subplots()
-    for person, colour in zip((me, partner), COLOURS):
+    for person, colour in zip((me, partner), COLOURS, strict=False):
         days = sorted(day for (uid, day) in answered if uid == person.user_id and (person is me or day in both))
         label = say("progress.you") if person is me else partner.first_name
         axes.plot(days, [answered[(person.user_id, d)] for d in days], marker="o", color=colour, label=label)

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
+from bot.split import split_html
 from dialogues.model import Effect, LeaveChat, Say, Toast, World
 from dialogues.texts import Texts
 from storage.repo import Call
-
-from bot.split import split_html
 
 
 def to_calls(
@@ -51,12 +50,16 @@ def _messages(effect: Say, chat_id: int, language: str, texts: Texts) -> list[Ca
     html = texts.render(language, effect.key, **effect.vars)
     parts = split_html(html)
     calls = [
-        Call(chat_id, "sendMessage", {
-            "chat_id": chat_id,
-            "text": part,
-            "parse_mode": "HTML",
-            "link_preview_options": {"is_disabled": True},
-        })
+        Call(
+            chat_id,
+            "sendMessage",
+            {
+                "chat_id": chat_id,
+                "text": part,
+                "parse_mode": "HTML",
+                "link_preview_options": {"is_disabled": True},
+            },
+        )
         for part in parts
     ]
     if effect.buttons:

@@ -53,7 +53,9 @@ def split_html(html: str, limit: int = LIMIT) -> list[str]:
         elif token in ("\n", " "):
             last_break = (len(current), list(open_tags))
     parts.append("".join(current))
-    return [part for part in parts if _TOKEN.sub(lambda m: "" if m.group().startswith("<") else m.group(), part).strip()]
+    return [
+        part for part in parts if _TOKEN.sub(lambda m: "" if m.group().startswith("<") else m.group(), part).strip()
+    ]
 
 
 def _closing(opening_tag: str) -> str:

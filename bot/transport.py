@@ -12,16 +12,20 @@ an aiohttp message can hold the request's URL, and the URL holds the token.
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 
 class AiohttpRequest(BaseRequest):
-    def __init__(self, connections: int = 20, read_timeout: float = 5.0, connect_timeout: float = 5.0,
-                 write_timeout: float = 5.0, media_write_timeout: float = 20.0) -> None:
+    def __init__(
+        self,
+        connections: int = 20,
+        read_timeout: float = 5.0,
+        connect_timeout: float = 5.0,
+        write_timeout: float = 5.0,
+        media_write_timeout: float = 20.0,
+    ) -> None:
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout  # also the longest wait for a free connection
@@ -68,7 +72,7 @@ class AiohttpRequest(BaseRequest):
             body, headers = _body(request_data)
             async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
                 return response.status, await response.read()
-        except asyncio.TimeoutError:
+        except TimeoutError:
             raise TimedOut() from None  # not chained: a cause's message may name the URL
         except aiohttp.ClientError as exc:
             raise NetworkError(f"aiohttp.{type(exc).__name__}") from None

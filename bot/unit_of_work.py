@@ -11,22 +11,21 @@ from sqlalchemy import Engine
 from sqlmodel import Session
 from telegram import Update
 
-from dialogues.engine import step
-from dialogues.model import Due, Erase, Export, Progress, Record, Schedule, Sender, Start, Unreachable
-from dialogues.texts import Texts
-from storage import privacy, repo
-
-from bot import progress
-from bot import history
-from dialogues.model import ShareHistory
+from bot import history, progress
 from bot.convert import reachability, to_event
 from bot.render import to_calls
+from dialogues.engine import step
+from dialogues.model import Due, Erase, Export, Progress, Record, Schedule, Sender, ShareHistory, Start, Unreachable
+from dialogues.texts import Texts
+from storage import privacy, repo
 
 
 def process(engine: Engine, update: Update, now: datetime, texts: Texts, default_language: str) -> bool:
     """Handle one stored update exactly once. False if it was already handled (or is being handled)."""
     with Session(engine) as session:
-        if not repo.claim_update(session, update.update_id, now):  # before an erasure, which removes this person's updates
+        if not repo.claim_update(
+            session, update.update_id, now
+        ):  # before an erasure, which removes this person's updates
             return False
         event = to_event(update, default_language, nonce=secrets.token_urlsafe(16))
         reachable = reachability(update)
@@ -40,7 +39,9 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
             world, effects = step(world, event, now)
             query_id = update.callback_query.id if update.callback_query else None
             writer = event.sender.user_id if update.effective_chat.type == "private" else None
-            apply(session, world, effects, now, texts, update.effective_chat.id, event.sender.language, query_id, writer)
+            apply(
+                session, world, effects, now, texts, update.effective_chat.id, event.sender.language, query_id, writer
+            )
         session.commit()
         return True
 
@@ -104,11 +105,15 @@ def _export_calls(session: Session, user_id: int, language: str, texts: Texts) -
     ]
     caption = texts.render(language, "export.caption")
     return [
-        repo.Call(user_id, "sendDocument", {
-            "chat_id": user_id,
-            "caption": caption,
-            "document": {"filename": name, "base64": base64.b64encode(content.encode()).decode()},
-        })
+        repo.Call(
+            user_id,
+            "sendDocument",
+            {
+                "chat_id": user_id,
+                "caption": caption,
+                "document": {"filename": name, "base64": base64.b64encode(content.encode()).decode()},
+            },
+        )
         for name, content in files
     ]
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hmac
 import json
 import logging
+from collections.abc import Callable
 from datetime import datetime
-from typing import Callable
 
 from aiohttp import web
 from sqlalchemy import Engine
@@ -70,8 +70,11 @@ class WebhookServer:
             repo.store_updates(self._engine, [update], self._clock(), track_offset=False)
         except SQLAlchemyError as exc:
             # Not stored: a non-2xx answer makes Telegram send it again later.
-            log.warning("the database cannot be reached; update %s left with Telegram (%s)",
-                        update["update_id"], type(exc).__name__)
+            log.warning(
+                "the database cannot be reached; update %s left with Telegram (%s)",
+                update["update_id"],
+                type(exc).__name__,
+            )
             return web.Response(status=503)
         self._on_stored()
         return web.Response(status=200)

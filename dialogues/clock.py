@@ -9,26 +9,35 @@ Rules, tested in tests/test_clock.py:
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timedelta, timezone
+from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 QUIET_FROM = time(22, 0)
 QUIET_UNTIL = time(8, 0)
 # Dutch names of cities whose time zone is named in English.
-DUTCH_CITIES = {"brussel": "Europe/Brussels", "londen": "Europe/London", "parijs": "Europe/Paris",
-                "keulen": "Europe/Berlin", "kopenhagen": "Europe/Copenhagen", "lissabon": "Europe/Lisbon",
-                "praag": "Europe/Prague", "rome": "Europe/Rome", "wenen": "Europe/Vienna", "athene": "Europe/Athens"}
+DUTCH_CITIES = {
+    "brussel": "Europe/Brussels",
+    "londen": "Europe/London",
+    "parijs": "Europe/Paris",
+    "keulen": "Europe/Berlin",
+    "kopenhagen": "Europe/Copenhagen",
+    "lissabon": "Europe/Lisbon",
+    "praag": "Europe/Prague",
+    "rome": "Europe/Rome",
+    "wenen": "Europe/Vienna",
+    "athene": "Europe/Athens",
+}
 
 
 def local_to_utc(day: date, at: time, zone: str) -> datetime:
     tz = ZoneInfo(zone)
     wall = datetime.combine(day, at)
     moment = wall.replace(tzinfo=tz, fold=0)
-    utc = moment.astimezone(timezone.utc)
+    utc = moment.astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) != wall:  # in the gap: move on by the gap
         gap = abs(moment.replace(fold=1).utcoffset() - moment.replace(fold=0).utcoffset())
-        utc = (wall + gap).replace(tzinfo=tz).astimezone(timezone.utc)
+        utc = (wall + gap).replace(tzinfo=tz).astimezone(UTC)
     return utc
 
 
@@ -63,7 +72,7 @@ def end_of_day(day: date, zone: str) -> datetime:
 
 
 def parse_time(text: str) -> time | None:
-    """"20:00", "20.30", "8:15": a time of day, or None."""
+    """ "20:00", "20.30", "8:15": a time of day, or None."""
     parts = text.strip().replace(".", ":").split(":")
     if len(parts) != 2 or not all(p.isdigit() for p in parts):
         return None

@@ -69,7 +69,10 @@ def _set_zone(world: World, zone: str, now: datetime) -> Outcome:
 def _set_time(world: World, at: str, now: datetime) -> Outcome:
     me = replace(world.me, checkin_at=at)
     world = replace(world, me=me)
-    return world, [Say("self", "checkin.time_set", {"at": at, "zone": clock.city(me.time_zone)}), _schedule_checkin(me, "self", now)]
+    return world, [
+        Say("self", "checkin.time_set", {"at": at, "zone": clock.city(me.time_zone)}),
+        _schedule_checkin(me, "self", now),
+    ]
 
 
 def _schedule_checkin(person: Person, to: str, now: datetime) -> Schedule:
@@ -126,12 +129,21 @@ def on_located(world: World, zone: str | None, now: datetime) -> Outcome:
 def settings(world: World) -> Outcome:
     me = world.me
     paused = me.paused_until
-    buttons = [Button("button.setting_zone", "?settings:zone"), Button("button.setting_time", "?settings:time"),
-               Button("button.setting_country", "?settings:country"),
-               Button("button.resume_checkins" if paused else "button.pause_checkins",
-                      "?settings:" + ("resume_checkins" if paused else "pause_checkins"))]
-    vars = {"zone": clock.city(me.time_zone), "at": me.checkin_at, "country": me.country or "",
-            "until": clock.local_date(paused - timedelta(seconds=1), me.time_zone) if paused else ""}
+    buttons = [
+        Button("button.setting_zone", "?settings:zone"),
+        Button("button.setting_time", "?settings:time"),
+        Button("button.setting_country", "?settings:country"),
+        Button(
+            "button.resume_checkins" if paused else "button.pause_checkins",
+            "?settings:" + ("resume_checkins" if paused else "pause_checkins"),
+        ),
+    ]
+    vars = {
+        "zone": clock.city(me.time_zone),
+        "at": me.checkin_at,
+        "country": me.country or "",
+        "until": clock.local_date(paused - timedelta(seconds=1), me.time_zone) if paused else "",
+    }
     return _menu(world, "me", "settings", vars, buttons)
 
 
@@ -142,7 +154,9 @@ def _setting(world: World, choice: str, now: datetime) -> Outcome:
             return _ask_zone(world, "me", setting_up=False)
         case "time":
             buttons = [Button("button.at", f"?checkin_time:{at}", {"at": at}) for at in CHECKIN_TIMES]
-            return _menu(world, "me", "checkin.choose_time", {"zone": clock.city(me.time_zone), "at": me.checkin_at}, buttons)
+            return _menu(
+                world, "me", "checkin.choose_time", {"zone": clock.city(me.time_zone), "at": me.checkin_at}, buttons
+            )
         case "country":
             return world, []  # the engine asks it: it owns the country question
         case "pause_checkins":
@@ -189,8 +203,10 @@ def _word_done(world: World, awaiting: str | None, word: str, now: datetime) -> 
     theirs = _checkin(world.couple, world.partner.user_id, day_text)
     if theirs is None or theirs.word is None:
         end = max(clock.end_of_day(mine.day, me.time_zone), clock.end_of_day(mine.day, world.partner.time_zone))
-        return world, [Say("self", "checkin.kept", {"partner": world.partner.first_name}),
-                       Schedule("self", "day_end", end, key=day_text)]
+        return world, [
+            Say("self", "checkin.kept", {"partner": world.partner.first_name}),
+            Schedule("self", "day_end", end, key=day_text),
+        ]
     return world, [
         Say("self", "checkin.reveal", _reveal(mine, theirs, world.partner.first_name)),
         Say("partner", "checkin.reveal", _reveal(theirs, mine, me.first_name)),
@@ -198,8 +214,13 @@ def _word_done(world: World, awaiting: str | None, word: str, now: datetime) -> 
 
 
 def _reveal(mine: CheckIn, theirs: CheckIn, partner: str) -> dict:
-    return {"partner": partner, "my_score": mine.score, "my_word": mine.word or "",
-            "their_score": theirs.score, "their_word": theirs.word or ""}
+    return {
+        "partner": partner,
+        "my_score": mine.score,
+        "my_word": mine.word or "",
+        "their_score": theirs.score,
+        "their_word": theirs.word or "",
+    }
 
 
 def _checkin(couple, user_id: int, day_text: str) -> CheckIn | None:
@@ -207,7 +228,9 @@ def _checkin(couple, user_id: int, day_text: str) -> CheckIn | None:
 
 
 def _replace_checkin(world: World, checkin: CheckIn) -> World:
-    checkins = tuple(checkin if (c.user_id, c.day) == (checkin.user_id, checkin.day) else c for c in world.couple.checkins)
+    checkins = tuple(
+        checkin if (c.user_id, c.day) == (checkin.user_id, checkin.day) else c for c in world.couple.checkins
+    )
     return replace(world, couple=replace(world.couple, checkins=checkins))
 
 
@@ -286,4 +309,7 @@ def nudges_for(before: World, after: World, now: datetime) -> list[Effect]:
     if old is not None and nudge_key(old) == nudge_key(run):
         return []
     owing = [slot for slot in ("me", "partner") if programme.owes_turn(after, getattr(after, slot).user_id)]
-    return [Schedule("self" if slot == "me" else "partner", "nudge", now + timedelta(hours=24), nudge_key(run)) for slot in owing]
+    return [
+        Schedule("self" if slot == "me" else "partner", "nudge", now + timedelta(hours=24), nudge_key(run))
+        for slot in owing
+    ]

@@ -10,8 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dialogues import crisis, daily, programme
-from dialogues import therapist
+from dialogues import crisis, daily, programme, therapist
 from dialogues.helplines import COUNTRIES, country_or_default
 from dialogues.model import (
     Button,
@@ -21,10 +20,10 @@ from dialogues.model import (
     Edited,
     Effect,
     Erase,
-    Export,
-    Held,
     Event,
+    Export,
     GroupChat,
+    Held,
     Invite,
     LeaveChat,
     Located,

@@ -43,7 +43,10 @@ class Exercise:
 
 PROGRAMME = (
     Exercise(
-        "room", heavy=True, starter="hurt", first="vent",
+        "room",
+        heavy=True,
+        starter="hurt",
+        first="vent",
         steps={
             "vent": Step("speak", "hurt", next="mirror"),
             "mirror": Step("mirror", "damaged", next="check"),
@@ -51,14 +54,20 @@ PROGRAMME = (
         },
     ),
     Exercise(
-        "naming", heavy=True, starter="damaged", first="name",
+        "naming",
+        heavy=True,
+        starter="damaged",
+        first="name",
         steps={
             "name": Step("write", "damaged", next="read"),
             "read": Step("ack", "hurt", next=None),
         },
     ),
     Exercise(
-        "impact", heavy=True, starter="hurt", first="tell",
+        "impact",
+        heavy=True,
+        starter="hurt",
+        first="tell",
         steps={
             "tell": Step("speak", "hurt", next="mirror"),
             "mirror": Step("mirror", "damaged", next="check"),
@@ -69,14 +78,20 @@ PROGRAMME = (
         },
     ),
     Exercise(
-        "questions", heavy=True, starter="hurt", first="ask",
+        "questions",
+        heavy=True,
+        starter="hurt",
+        first="ask",
         steps={
             "ask": Step("ask", "hurt", next="answer"),
             "answer": Step("answer", "damaged", next="ask"),
         },
     ),
     Exercise(
-        "safety", heavy=False, starter="either", first="share",
+        "safety",
+        heavy=False,
+        starter="either",
+        first="share",
         steps={
             "share": Step("both", "both", next="listen"),
             "listen": Step("speak", "starter", next="mirror"),
@@ -85,25 +100,38 @@ PROGRAMME = (
         },
     ),
     Exercise(
-        "trust", heavy=False, starter="hurt", first="give", follow_up_days=7,
+        "trust",
+        heavy=False,
+        starter="hurt",
+        first="give",
+        follow_up_days=7,
         steps={
             "give": Step("say", "hurt", next="honour"),
             "honour": Step("say", "damaged", next=None),
         },
     ),
     Exercise(
-        "appreciation", heavy=False, starter="either", first="value",
+        "appreciation",
+        heavy=False,
+        starter="either",
+        first="value",
         steps={"value": Step("both", "both", next=None)},
     ),
     Exercise(
-        "plan", heavy=False, starter="either", first="propose",
+        "plan",
+        heavy=False,
+        starter="either",
+        first="propose",
         steps={
             "propose": Step("both", "both", next="agree"),
             "agree": Step("choose", "both", next=None),
         },
     ),
     Exercise(
-        "look_back", heavy=False, starter="either", first="look",
+        "look_back",
+        heavy=False,
+        starter="either",
+        first="look",
         steps={"look": Step("look", "both", next=None)},
     ),
 )

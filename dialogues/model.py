@@ -6,10 +6,11 @@ into API calls; storage turns rows into these records and back.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal, Mapping
+from typing import Literal
 
 
 class Role(StrEnum):
@@ -92,7 +93,7 @@ class Run:
 
 @dataclass(frozen=True)
 class Promise:
-    """"I need until tomorrow": the question comes back to the one who asked for time."""
+    """ "I need until tomorrow": the question comes back to the one who asked for time."""
 
     question: str
     due: datetime

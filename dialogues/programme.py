@@ -10,7 +10,20 @@ from zoneinfo import ZoneInfo
 from dialogues.exercises import EXERCISES, PROGRAMME, ROUNDS_BEFORE_PAUSE_OFFER, Exercise
 from dialogues.exercises import Step as Spec
 from dialogues.model import (
-    Button, Couple, Effect, Entry, Finished, Held, Person, Promise, Record, Run, Say, Schedule, Toast, World,
+    Button,
+    Couple,
+    Effect,
+    Entry,
+    Finished,
+    Held,
+    Person,
+    Promise,
+    Record,
+    Run,
+    Say,
+    Schedule,
+    Toast,
+    World,
 )
 
 Outcome = tuple[World, list[Effect]]
@@ -56,13 +69,29 @@ def menu(world: World, now: datetime) -> Outcome:
         exercise = EXERCISES[run.name]
         choices = ("resume", "stop") if run.paused else ("pause", "stop")
         turn_id = _turn_of(world, run, exercise.steps[run.step])
-        return _ask(world, "me", "running", choices, "exercise.running", exercise=run.name,
-                    turn=_name_of(world, turn_id), mine=turn_id == world.me.user_id, paused=run.paused)
+        return _ask(
+            world,
+            "me",
+            "running",
+            choices,
+            "exercise.running",
+            exercise=run.name,
+            turn=_name_of(world, turn_id),
+            mine=turn_id == world.me.user_id,
+            paused=run.paused,
+        )
     mine = tuple(e.name for e in PROGRAMME if _may_start(world.me, e)) + ("limit",)
     suggested = _suggested(world.couple)
-    return _ask(world, "me", "menu", mine, "exercise.menu", partner=world.partner.first_name,
-                suggested=suggested.name if suggested else "",
-                mine=bool(suggested) and _may_start(world.me, suggested))
+    return _ask(
+        world,
+        "me",
+        "menu",
+        mine,
+        "exercise.menu",
+        partner=world.partner.first_name,
+        suggested=suggested.name if suggested else "",
+        mine=bool(suggested) and _may_start(world.me, suggested),
+    )
 
 
 def on_text(world: World, text: str, now: datetime) -> Outcome:
@@ -221,8 +250,9 @@ def _write(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outc
     quote = Say("partner", "partner.says", {"partner": me.first_name, "text": text})
     match spec.kind:
         case "speak":
-            world, effects = _ask(world, "me", "turn", ("said", "pause"), "exercise.passed_on",
-                                  partner=world.partner.first_name)
+            world, effects = _ask(
+                world, "me", "turn", ("said", "pause"), "exercise.passed_on", partner=world.partner.first_name
+            )
             return world, [quote, *effects]
         case "say":
             world, effects = _enter(world, run, spec.next, now)
@@ -230,12 +260,22 @@ def _write(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outc
         case "write":
             world = _with_run(world, replace(run, text=text))
             coach = bool(EXCUSE_WORDS.search(text))
-            return _ask(world, "me", "preview", ("send", "rewrite"), f"ex.{run.name}.preview",
-                        text=text, coach=coach, partner=world.partner.first_name)
+            return _ask(
+                world,
+                "me",
+                "preview",
+                ("send", "rewrite"),
+                f"ex.{run.name}.preview",
+                text=text,
+                coach=coach,
+                partner=world.partner.first_name,
+            )
         case "mirror":
             return _enter(world, replace(run, text=text), spec.next, now)
         case "answer":
-            answer = Say("partner", "questions.answered", {"partner": me.first_name, "question": run.text, "text": text})
+            answer = Say(
+                "partner", "questions.answered", {"partner": me.first_name, "question": run.text, "text": text}
+            )
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
             return world, [answer, *effects]
         case "ask":
@@ -334,7 +374,9 @@ def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime)
         case "enough":
             return _finish(world, run, now)
         case "later":
-            couple = replace(world.couple, promises=(*world.couple.promises, Promise(run.text, now + timedelta(days=1))))
+            couple = replace(
+                world.couple, promises=(*world.couple.promises, Promise(run.text, now + timedelta(days=1)))
+            )
             world = replace(world, couple=couple)
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
             reminder = Schedule("self", "promise", now + timedelta(days=1))
@@ -358,7 +400,11 @@ def _pick(world: World, run: Run, spec: Spec, index: int, now: datetime) -> Outc
     plan = run.answers[index].text
     world = replace(world, couple=replace(world.couple, plan=plan))
     world, effects = _enter(world, run, spec.next, now)
-    return world, [Say("self", "ex.plan.agree.done", {"plan": plan}), Say("partner", "ex.plan.agree.done", {"plan": plan}), *effects]
+    return world, [
+        Say("self", "ex.plan.agree.done", {"plan": plan}),
+        Say("partner", "ex.plan.agree.done", {"plan": plan}),
+        *effects,
+    ]
 
 
 # Held messages ------------------------------------------------------------------------
@@ -382,8 +428,11 @@ def _flush_held(world: World, author_id: int | None) -> Outcome:
         return world, []
     world = replace(world, couple=replace(couple, held=tuple(h for h in couple.held if h not in due)))
     effects = [
-        Say(_side(world, world.partner.user_id if h.author_id == world.me.user_id else world.me.user_id),
-            "exercise.held_delivered", {"partner": _name_of(world, h.author_id), "text": h.text})
+        Say(
+            _side(world, world.partner.user_id if h.author_id == world.me.user_id else world.me.user_id),
+            "exercise.held_delivered",
+            {"partner": _name_of(world, h.author_id), "text": h.text},
+        )
         for h in due
     ]
     return world, effects
@@ -406,16 +455,28 @@ def _prompt(world: World, run: Run) -> list[Effect]:
     if spec.kind in ("both", "choose"):
         vars |= {"proposals": [a.text for a in run.answers]}
         return [
-            Say(_side(world, person.user_id), key, vars | {"partner": _other_name(world, person.user_id)},
-                _buttons(TURN_BUTTONS[spec.kind], "turn"))
+            Say(
+                _side(world, person.user_id),
+                key,
+                vars | {"partner": _other_name(world, person.user_id)},
+                _buttons(TURN_BUTTONS[spec.kind], "turn"),
+            )
             for person in (world.me, world.partner)
         ]
     other_id = world.partner.user_id if turn_id == world.me.user_id else world.me.user_id
     return [
-        Say(_side(world, turn_id), key, vars | {"partner": _name_of(world, other_id)},
-            _buttons(TURN_BUTTONS[spec.kind], "turn")),
-        Say(_side(world, other_id), key + ".wait", vars | {"partner": _name_of(world, turn_id)},
-            _buttons(("pause",), "wait")),
+        Say(
+            _side(world, turn_id),
+            key,
+            vars | {"partner": _name_of(world, other_id)},
+            _buttons(TURN_BUTTONS[spec.kind], "turn"),
+        ),
+        Say(
+            _side(world, other_id),
+            key + ".wait",
+            vars | {"partner": _name_of(world, turn_id)},
+            _buttons(("pause",), "wait"),
+        ),
     ]
 
 

@@ -10,7 +10,6 @@ from datetime import date
 from pathlib import Path
 
 from babel.dates import format_date
-
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, meta
 
 from dialogues import helplines

@@ -209,7 +209,11 @@ def _relays(before: World, after: World, effects: list[Effect]) -> list[Effect]:
         relay = RELAY.get(effect.key) if isinstance(effect, Say) else None
         if relay is None or effect.to not in ("self", "partner"):
             continue
-        if (relay.side and effect.to != relay.side) or (relay.prompt and resumed) or (relay.in_exercise and old is None):
+        if (
+            (relay.side and effect.to != relay.side)
+            or (relay.prompt and resumed)
+            or (relay.in_exercise and old is None)
+        ):
             continue
         relayed.append(Say("therapist", relay.key, {**base, **effect.vars}))
     return relayed
@@ -231,20 +235,33 @@ def _partner_therapist(world: World, nonce: str, now: datetime) -> Outcome:
         return _make_link(world, nonce, now, effects)
     therapist = _shown(care)
     if care.status is CareStatus.ACTIVE:
-        world, status = _ask(world, "care", ("remove_therapist", "keep_therapist"), "consent.status",
-                             therapist | {"partner": world.partner.first_name})
+        world, status = _ask(
+            world,
+            "care",
+            ("remove_therapist", "keep_therapist"),
+            "consent.status",
+            therapist | {"partner": world.partner.first_name},
+        )
         effects += status
         if care.history is None and me.user_id not in care.history_by:
-            effects.append(Say("self", "consent.history", therapist, _consent_buttons(care, "share_history", "keep_history")))
+            effects.append(
+                Say("self", "consent.history", therapist, _consent_buttons(care, "share_history", "keep_history"))
+            )
         return world, effects
     if care.asked_at is None:
-        world, status = _ask(world, "care", ("cancel_request",), "consent.link_open",
-                             {"token": LINK_PREFIX + care.token, "opened": care.therapist_id is not None})
+        world, status = _ask(
+            world,
+            "care",
+            ("cancel_request",),
+            "consent.link_open",
+            {"token": LINK_PREFIX + care.token, "opened": care.therapist_id is not None},
+        )
         return world, effects + status
     if me.user_id not in care.allowed_by:
         return world, effects + [_request(world, care)]
-    world, status = _ask(world, "care", ("cancel_request",), "consent.waiting",
-                         therapist | {"partner": world.partner.first_name})
+    world, status = _ask(
+        world, "care", ("cancel_request",), "consent.waiting", therapist | {"partner": world.partner.first_name}
+    )
     return world, effects + status
 
 
@@ -422,8 +439,12 @@ def _tell_therapist(world: World, key: str, vars: dict | None = None) -> list[Ef
 def _request(world: World, care: Care) -> Say:
     """The consent request, the same for both partners."""
     asker = _name(world, care.requested_by)
-    return Say("couple" if world.me.phase is Phase.THERAPIST else "self", "consent.request",
-               _shown(care) | {"asker": asker}, _consent_buttons(care, "allow", "refuse"))
+    return Say(
+        "couple" if world.me.phase is Phase.THERAPIST else "self",
+        "consent.request",
+        _shown(care) | {"asker": asker},
+        _consent_buttons(care, "allow", "refuse"),
+    )
 
 
 def _consent_buttons(care: Care, *choices: str) -> tuple:
@@ -459,9 +480,14 @@ def _open_link(world: World, token: str, now: datetime) -> Outcome:
 def _refused(world: World, reason: str) -> Outcome:
     me = world.me
     effects: list[Effect] = [Say("self", "therapist.link_refused", {"reason": reason})]
-    if me.phase is Phase.THERAPIST and reason != "partner_link":
-        if me.invite_token and world.care and me.invite_token == LINK_PREFIX + world.care.token:
-            world = replace(world, me=replace(me, invite_token=None, asking=None))
+    if (
+        me.phase is Phase.THERAPIST
+        and reason != "partner_link"
+        and me.invite_token
+        and world.care
+        and me.invite_token == LINK_PREFIX + world.care.token
+    ):
+        world = replace(world, me=replace(me, invite_token=None, asking=None))
     return world, effects
 
 
@@ -481,7 +507,12 @@ def _intake_prompt(world: World) -> Outcome:
 
 def _intake_text(world: World, text: str, now: datetime) -> Outcome:
     care, couple = world.care, world.couple
-    if care.status is not CareStatus.REQUESTED or couple is None or couple.ended_at is not None or care.therapist_id != world.me.user_id:
+    if (
+        care.status is not CareStatus.REQUESTED
+        or couple is None
+        or couple.ended_at is not None
+        or care.therapist_id != world.me.user_id
+    ):
         world = replace(world, me=replace(world.me, invite_token=None, asking=None))
         return world, [Say("self", "therapist.not_confirmed")]
     if _expired(care, now):
@@ -535,8 +566,13 @@ def _therapist_command(world: World, name: str) -> Outcome:
         case "progress" if _talking(world):
             return _progress(world)
         case "leave" if _talking(world):
-            return _ask(world, "care_leave", QUESTIONS["care_leave"], "therapist.leave_confirm",
-                        {"couple": _couple_label(world)})
+            return _ask(
+                world,
+                "care_leave",
+                QUESTIONS["care_leave"],
+                "therapist.leave_confirm",
+                {"couple": _couple_label(world)},
+            )
         case "menu" | "progress" | "leave":
             return _choose(world)
         case "pause" | "settings":
@@ -564,7 +600,9 @@ def _therapist_press(world: World, data: str, now: datetime) -> Outcome:
         ]
     if choice == "keep_following":
         return world, [Say("self", "therapist.stayed", {"couple": couple})]
-    world = replace(world, care=replace(care, status=CareStatus.LEFT, ended_at=now), me=replace(world.me, couple_id=None))
+    world = replace(
+        world, care=replace(care, status=CareStatus.LEFT, ended_at=now), me=replace(world.me, couple_id=None)
+    )
     return world, [
         Say("couple", "consent.therapist_left", {"therapist": care.name}),
         Say("self", "therapist.left", {"couple": couple}),

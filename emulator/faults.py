@@ -72,25 +72,43 @@ class Faults:
         self._rules: list[_Rule] = []
         self.struck: list[tuple[str, str]] = []
 
-    def fail(self, method: str | None, status: int = 500, *, times: int | None = 1, retry_after: int = 1,
-             description: str | None = None, chat: Any = None) -> None:
+    def fail(
+        self,
+        method: str | None,
+        status: int = 500,
+        *,
+        times: int | None = 1,
+        retry_after: int = 1,
+        description: str | None = None,
+        chat: Any = None,
+    ) -> None:
         """The next `times` calls of `method` (None: any method; `chat`: only into that chat) answer
         `status` with Telegram's error body. times=None keeps failing until clear()."""
         self._add(method, _status(status, retry_after, description), times, chat=chat)
 
-    def share(self, fraction: float, status: int = 500, *, seed: int = 1, methods: tuple[str, ...] | None = None,
-              retry_after: int = 1, times: int | None = None) -> None:
+    def share(
+        self,
+        fraction: float,
+        status: int = 500,
+        *,
+        seed: int = 1,
+        methods: tuple[str, ...] | None = None,
+        retry_after: int = 1,
+        times: int | None = None,
+    ) -> None:
         """A random `fraction` of calls (of `methods`, default all) answer `status`, from a seeded generator."""
         if not 0 <= fraction <= 1:
             raise ValueError("fraction must be between 0 and 1")
         rule = _Rule(_names(methods), None, _status(status, retry_after, None), times, fraction, random.Random(seed))
         self._rules.append(rule)
 
-    def hang(self, method: str | None, seconds: float, *, times: int | None = 1, carried_out: bool = False,
-             chat: Any = None) -> None:
+    def hang(
+        self, method: str | None, seconds: float, *, times: int | None = 1, carried_out: bool = False, chat: Any = None
+    ) -> None:
         """The next `times` calls of `method` get no answer for `seconds`, then a 504 if anyone still listens."""
-        self._add(method, Strike("hang", 504, _DESCRIPTIONS[504], seconds=seconds, carried_out=carried_out),
-                  times, chat=chat)
+        self._add(
+            method, Strike("hang", 504, _DESCRIPTIONS[504], seconds=seconds, carried_out=carried_out), times, chat=chat
+        )
 
     def reset_connection(self, method: str | None, *, times: int | None = 1, chat: Any = None) -> None:
         """The next `times` calls of `method` lose their connection before any answer."""

@@ -22,13 +22,22 @@ class HtmlParseError(ValueError):
 
 # tag -> entity type; None means "handled specially below"
 _TAGS = {
-    "b": "bold", "strong": "bold",
-    "i": "italic", "em": "italic",
-    "u": "underline", "ins": "underline",
-    "s": "strikethrough", "strike": "strikethrough", "del": "strikethrough",
-    "tg-spoiler": "spoiler", "span": "spoiler",
-    "a": "text_link", "tg-emoji": "custom_emoji",
-    "code": "code", "pre": "pre", "blockquote": "blockquote",
+    "b": "bold",
+    "strong": "bold",
+    "i": "italic",
+    "em": "italic",
+    "u": "underline",
+    "ins": "underline",
+    "s": "strikethrough",
+    "strike": "strikethrough",
+    "del": "strikethrough",
+    "tg-spoiler": "spoiler",
+    "span": "spoiler",
+    "a": "text_link",
+    "tg-emoji": "custom_emoji",
+    "code": "code",
+    "pre": "pre",
+    "blockquote": "blockquote",
 }
 _NAMED = {"lt": "<", "gt": ">", "amp": "&", "quot": '"'}
 _PLAIN = re.compile(r"[^<>&]+")
@@ -148,7 +157,7 @@ def _start_tag(source: str, i: int, pos: int, stack: list[_Open], byte) -> tuple
         # <pre><code class="language-x"> is one pre entity with a language
         language = attrs.get("class", "")
         if language.startswith("language-") and len(language) > len("language-"):
-            stack[-1].extra["language"] = language[len("language-"):]
+            stack[-1].extra["language"] = language[len("language-") :]
             kind = None
     return _Open(tag, kind, pos, extra), j
 

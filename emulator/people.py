@@ -73,9 +73,7 @@ class Received:
 def buttons_of(msg: telegram.Message) -> tuple[tuple[Button, ...], ...]:
     if msg.reply_markup is None:
         return ()
-    return tuple(
-        tuple(Button(b.text, b.callback_data, b.url) for b in row) for row in msg.reply_markup.inline_keyboard
-    )
+    return tuple(tuple(Button(b.text, b.callback_data, b.url) for b in row) for row in msg.reply_markup.inline_keyboard)
 
 
 class _Inbox:
@@ -169,8 +167,9 @@ class Person(_Inbox):
     def __init__(self, emu: BotApiEmulator, user: telegram.User) -> None:
         super().__init__(emu)
         self.user = user
-        self.chat = telegram.Chat(user.id, "private", first_name=user.first_name,
-                                  last_name=user.last_name, username=user.username)
+        self.chat = telegram.Chat(
+            user.id, "private", first_name=user.first_name, last_name=user.last_name, username=user.username
+        )
         self.blocked = False
         self.started = False  # has written to the bot; until then the bot may not message them
 
@@ -236,8 +235,13 @@ class Person(_Inbox):
         fid, uid = self._emu._new_file(None, None)
         return await self._post(video=telegram.Video(fid, uid, 640, 360, duration, mime_type="video/mp4"))
 
-    async def send_document(self, data: bytes = b"hello", filename: str = "notes.txt",
-                            caption: str | None = None, mime_type: str = "text/plain") -> dict:
+    async def send_document(
+        self,
+        data: bytes = b"hello",
+        filename: str = "notes.txt",
+        caption: str | None = None,
+        mime_type: str = "text/plain",
+    ) -> dict:
         fid, uid = self._emu._new_file(data, filename)
         doc = telegram.Document(fid, uid, file_name=filename, mime_type=mime_type, file_size=len(data))
         return await self._post(document=doc, caption=caption)
@@ -332,8 +336,9 @@ class Group(_Chat):
         if person not in self.members:
             raise ValueError(f"{person.name} is not a member of {self.chat.title!r}")
         replied = self._emu._message(self.chat.id, reply_to) if reply_to else None
-        msg = self._emu._new_message(self.chat, person.user, text=text,
-                                     entities=command_entities(text), reply_to_message=replied)
+        msg = self._emu._new_message(
+            self.chat, person.user, text=text, entities=command_entities(text), reply_to_message=replied
+        )
         if self.bot_present and self._emu._bot_sees(self, msg):
             self._emu._enqueue("message", msg)
         return msg.to_dict()

@@ -34,8 +34,18 @@ from .people import Channel, Group, Person, Received, _Chat, buttons_of
 __all__ = ["ApiError", "BotApiEmulator", "Limits", "WebhookRetry"]
 
 _DEFAULT_ALLOWED = frozenset(telegram.Update.ALL_TYPES) - {"chat_member", "message_reaction", "message_reaction_count"}
-_BUTTON_ACTIONS = ("callback_data", "url", "login_url", "switch_inline_query", "switch_inline_query_current_chat",
-                   "switch_inline_query_chosen_chat", "callback_game", "pay", "web_app", "copy_text")
+_BUTTON_ACTIONS = (
+    "callback_data",
+    "url",
+    "login_url",
+    "switch_inline_query",
+    "switch_inline_query_current_chat",
+    "switch_inline_query_chosen_chat",
+    "callback_game",
+    "pay",
+    "web_app",
+    "copy_text",
+)
 _COMMAND_NAME = re.compile(r"[a-z0-9_]{1,32}")
 _LOOPBACK = {"127.0.0.1", "::1", "localhost"}
 _CONFLICT = "Conflict: terminated by other getUpdates request; make sure that only one bot instance is running"
@@ -113,9 +123,15 @@ def _now() -> dt.datetime:
 
 
 class BotApiEmulator:
-    def __init__(self, token: str = "123456:TEST", bot_username: str = "HerstelTestBot",
-                 bot_first_name: str = "Herstel", limits: Limits | None = None, *,
-                 privacy_mode: bool = True) -> None:
+    def __init__(
+        self,
+        token: str = "123456:TEST",
+        bot_username: str = "HerstelTestBot",
+        bot_first_name: str = "Herstel",
+        limits: Limits | None = None,
+        *,
+        privacy_mode: bool = True,
+    ) -> None:
         self.token = token
         self.privacy_mode = privacy_mode
         self.bot_user = telegram.User(int(token.split(":")[0]), bot_first_name, True, username=bot_username)
@@ -158,8 +174,9 @@ class BotApiEmulator:
         self._callbacks: dict[str, bool] = {}  # callback query id -> answered
         self._serial = itertools.count(1)
         self._runner: web.AppRunner | None = None
-        self._methods = {name[5:].lower(): (name[5:], getattr(self, name)) for name in dir(self)
-                         if name.startswith("_api_")}
+        self._methods = {
+            name[5:].lower(): (name[5:], getattr(self, name)) for name in dir(self) if name.startswith("_api_")
+        }
 
     @property
     def limits(self) -> Limits:
@@ -200,11 +217,18 @@ class BotApiEmulator:
 
     # ---- the user side ---------------------------------------------------------------------
 
-    def person(self, first_name: str, language_code: str | None = "en", *, last_name: str | None = None,
-               username: str | None = None) -> Person:
+    def person(
+        self,
+        first_name: str,
+        language_code: str | None = "en",
+        *,
+        last_name: str | None = None,
+        username: str | None = None,
+    ) -> Person:
         user_id = 7_000_000_000 + next(self._serial)
-        user = telegram.User(user_id, first_name, False, last_name=last_name, username=username,
-                             language_code=language_code)
+        user = telegram.User(
+            user_id, first_name, False, last_name=last_name, username=username, language_code=language_code
+        )
         person = Person(self, user)
         self._chats[user_id] = person
         return person
@@ -293,7 +317,9 @@ class BotApiEmulator:
         self._files[file_id] = (data, filename, unique_id)
         return file_id, unique_id
 
-    def _callback(self, user: telegram.User, msg: telegram.MaybeInaccessibleMessage, data: str) -> telegram.CallbackQuery:
+    def _callback(
+        self, user: telegram.User, msg: telegram.MaybeInaccessibleMessage, data: str
+    ) -> telegram.CallbackQuery:
         query_id = str(next(self._serial) * 1_000_003 + 4_000_000_000_000)
         self._callbacks[query_id] = False
         query = telegram.CallbackQuery(query_id, user, str(-msg.chat.id * 7 - self.bot_user.id), message=msg, data=data)
@@ -309,10 +335,22 @@ class BotApiEmulator:
         if status == "kicked":
             return telegram.ChatMemberBanned(bot, until_date=dt.datetime.fromtimestamp(0, dt.UTC))
         return telegram.ChatMemberAdministrator(
-            bot, can_be_edited=False, is_anonymous=False, can_manage_chat=True, can_delete_messages=True,
-            can_manage_video_chats=False, can_restrict_members=False, can_promote_members=False,
-            can_change_info=False, can_invite_users=True, can_post_stories=False, can_edit_stories=False,
-            can_delete_stories=False, can_post_messages=True, can_edit_messages=True)
+            bot,
+            can_be_edited=False,
+            is_anonymous=False,
+            can_manage_chat=True,
+            can_delete_messages=True,
+            can_manage_video_chats=False,
+            can_restrict_members=False,
+            can_promote_members=False,
+            can_change_info=False,
+            can_invite_users=True,
+            can_post_stories=False,
+            can_edit_stories=False,
+            can_delete_stories=False,
+            can_post_messages=True,
+            can_edit_messages=True,
+        )
 
     def _member_update(self, chat: telegram.Chat, by: telegram.User, old: str, new: str) -> None:
         update = telegram.ChatMemberUpdated(chat, by, _now(), self._member(old), self._member(new))
@@ -408,7 +446,7 @@ class BotApiEmulator:
         try:
             async with self._client.post(url, json=_clean(update.to_dict()), headers=headers) as answer:
                 status = answer.status
-        except (aiohttp.ClientError, OSError, asyncio.TimeoutError):
+        except (TimeoutError, aiohttp.ClientError, OSError):
             status = None
         self.webhook_deliveries.append((update.update_id, url, status))
         return status is not None and 200 <= status < 300
@@ -501,7 +539,7 @@ class BotApiEmulator:
         if "inline_keyboard" in markup:
             rows = markup["inline_keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise _bad("can't parse inline keyboard: field \"inline_keyboard\" must be an Array of Arrays")
+                raise _bad('can\'t parse inline keyboard: field "inline_keyboard" must be an Array of Arrays')
             for button in (b for row in rows for b in row):
                 _check_inline_button(button)
             if not any(rows):
@@ -510,11 +548,13 @@ class BotApiEmulator:
         if "keyboard" in markup:
             rows = markup["keyboard"]
             if not isinstance(rows, list) or not all(isinstance(r, list) for r in rows):
-                raise _bad("can't parse keyboard: field \"keyboard\" must be an Array of Arrays")
-            texts = tuple(tuple(b if isinstance(b, str) else b.get("text") if isinstance(b, dict) else None
-                                for b in row) for row in rows)
+                raise _bad('can\'t parse keyboard: field "keyboard" must be an Array of Arrays')
+            texts = tuple(
+                tuple(b if isinstance(b, str) else b.get("text") if isinstance(b, dict) else None for b in row)
+                for row in rows
+            )
             if any(not isinstance(t, str) or not t for row in texts for t in row):
-                raise _bad("can't parse keyboard button: field \"text\" must be of type String")
+                raise _bad('can\'t parse keyboard button: field "text" must be of type String')
             return None, ("set", texts, bool(markup.get("one_time_keyboard")))
         if markup.get("remove_keyboard"):
             return None, ("remove",)
@@ -537,14 +577,25 @@ class BotApiEmulator:
 
     async def _api_getMe(self, p: dict) -> dict:
         bot = self.bot_user
-        return telegram.User(bot.id, bot.first_name, True, username=bot.username, can_join_groups=True,
-                             can_read_all_group_messages=not self.privacy_mode, supports_inline_queries=False,
-                             can_connect_to_business=False, has_main_web_app=False).to_dict()
+        return telegram.User(
+            bot.id,
+            bot.first_name,
+            True,
+            username=bot.username,
+            can_join_groups=True,
+            can_read_all_group_messages=not self.privacy_mode,
+            supports_inline_queries=False,
+            can_connect_to_business=False,
+            has_main_web_app=False,
+        ).to_dict()
 
     async def _api_getUpdates(self, p: dict) -> list[dict]:
         if self.webhook_url:
-            raise ApiError(409, "Conflict: can't use getUpdates method while webhook is active; "
-                                "use deleteWebhook to delete the webhook first")
+            raise ApiError(
+                409,
+                "Conflict: can't use getUpdates method while webhook is active; "
+                "use deleteWebhook to delete the webhook first",
+            )
         self._wake("conflict")  # a newer request terminates the waiting one
         offset, limit = _int(p, "offset", 0), min(max(_int(p, "limit", 100), 1), 100)
         timeout = max(_float(p, "timeout", 0.0), 0.0)
@@ -616,7 +667,7 @@ class BotApiEmulator:
     async def _api_setMyCommands(self, p: dict) -> bool:
         commands = _json(p, "commands")
         if not isinstance(commands, list):
-            raise _bad("field \"commands\" must be an Array")
+            raise _bad('field "commands" must be an Array')
         if len(commands) > 100:
             raise _bad("BOT_COMMANDS_TOO_MUCH")
         parsed = []
@@ -688,8 +739,14 @@ class BotApiEmulator:
         else:
             mime = mimetypes.guess_type(filename or "")[0] or "application/octet-stream"
             media = {"document": telegram.Document(file_id, unique_id, filename, mime, size)}
-        msg = self._new_message(chat.chat, self.bot_user, caption=caption or None,
-                                caption_entities=_entities(entities), reply_markup=inline, **media)
+        msg = self._new_message(
+            chat.chat,
+            self.bot_user,
+            caption=caption or None,
+            caption_entities=_entities(entities),
+            reply_markup=inline,
+            **media,
+        )
         return self._deliver(chat, msg, keyboard, html=html, document=data, filename=filename)
 
     def _deliver(self, chat: Person | _Chat, msg: telegram.Message, keyboard, **received) -> dict:
@@ -707,10 +764,15 @@ class BotApiEmulator:
         if utf16_len(text) > 4096:
             raise _bad("message is too long")
         inline, _ = self._reply_markup(p)  # no reply_markup removes the inline keyboard, as on Telegram
-        if (text == msg.text and entities == [e.to_dict() for e in msg.entities]
-                and _markup_dict(inline) == _markup_dict(msg.reply_markup)):
-            raise _bad("message is not modified: specified new message content and reply markup are exactly "
-                       "the same as a current content and reply markup of the message")
+        if (
+            text == msg.text
+            and entities == [e.to_dict() for e in msg.entities]
+            and _markup_dict(inline) == _markup_dict(msg.reply_markup)
+        ):
+            raise _bad(
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
+            )
         new = self._edit_message(msg, text=text, entities=entities or None, reply_markup=inline)
         chat._replace(new.message_id, text=text, html=html, buttons=buttons_of(new))
         return new.to_dict()
@@ -719,8 +781,10 @@ class BotApiEmulator:
         chat, msg = self._bot_message(p, "edit")
         inline, _ = self._reply_markup(p)
         if _markup_dict(inline) == _markup_dict(msg.reply_markup):
-            raise _bad("message is not modified: specified new message content and reply markup are exactly "
-                       "the same as a current content and reply markup of the message")
+            raise _bad(
+                "message is not modified: specified new message content and reply markup are exactly "
+                "the same as a current content and reply markup of the message"
+            )
         new = self._edit_message(msg, reply_markup=inline)
         chat._replace(new.message_id, buttons=buttons_of(new))
         return new.to_dict()
@@ -741,9 +805,15 @@ class BotApiEmulator:
         if isinstance(text, str) and len(text) > 200:
             raise _bad("MESSAGE_TOO_LONG")
         self._callbacks[query_id] = True
-        self.callback_answers.append({
-            "callback_query_id": query_id, "text": text, "show_alert": _bool(p, "show_alert"),
-            "url": p.get("url"), "cache_time": _int(p, "cache_time", 0)})
+        self.callback_answers.append(
+            {
+                "callback_query_id": query_id,
+                "text": text,
+                "show_alert": _bool(p, "show_alert"),
+                "url": p.get("url"),
+                "cache_time": _int(p, "cache_time", 0),
+            }
+        )
         return True
 
     async def _api_leaveChat(self, p: dict) -> bool:
@@ -766,6 +836,7 @@ class BotApiEmulator:
 
 
 # ---- parameters: form fields arrive as strings, JSON bodies as typed values -------------------
+
 
 async def _read_params(request: web.Request) -> dict:
     params: dict[str, Any] = dict(request.query)
@@ -794,7 +865,7 @@ def _int(p: dict, name: str, default: int) -> int:
     try:
         return int(value)
     except (TypeError, ValueError):
-        raise _bad(f"field \"{name}\" must be of type Integer") from None
+        raise _bad(f'field "{name}" must be of type Integer') from None
 
 
 def _float(p: dict, name: str, default: float) -> float:
@@ -804,7 +875,7 @@ def _float(p: dict, name: str, default: float) -> float:
     try:
         return float(value)
     except (TypeError, ValueError):
-        raise _bad(f"field \"{name}\" must be of type Number") from None
+        raise _bad(f'field "{name}" must be of type Number') from None
 
 
 def _bool(p: dict, name: str) -> bool:
@@ -830,7 +901,7 @@ def _language(p: dict) -> str:
 
 def _check_inline_button(button: Any) -> None:
     if not isinstance(button, dict) or not isinstance(button.get("text"), str) or not button["text"]:
-        raise _bad("can't parse inline keyboard button: Field \"text\" must be of type String")
+        raise _bad('can\'t parse inline keyboard button: Field "text" must be of type String')
     actions = [a for a in _BUTTON_ACTIONS if a in button]
     if not actions:
         raise _bad("can't parse inline keyboard button: Text buttons are unallowed in the inline keyboard")

@@ -26,9 +26,10 @@ from __future__ import annotations
 import asyncio
 import json
 import re
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, time, timedelta
-from typing import Any, Awaitable, Callable, Protocol
+from typing import Any, Protocol
 from zoneinfo import ZoneInfo
 
 import telegram
@@ -84,6 +85,7 @@ class Host(Protocol):
 
 # ---- the guard ------------------------------------------------------------------------------
 
+
 @web.middleware
 async def loopback_only(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
     if request.remote != LOOPBACK:
@@ -106,6 +108,7 @@ def _own_port(request: web.Request) -> int | None:
 
 
 # ---- the endpoints --------------------------------------------------------------------------
+
 
 class PlaygroundApi:
     def __init__(self, host: Host) -> None:
@@ -271,6 +274,7 @@ class PlaygroundApi:
 
 # ---- what the page shows ---------------------------------------------------------------------
 
+
 def message_state(msg: telegram.Message, bot_id: int) -> dict:
     """One message in a private chat, as the page draws it."""
     from_bot = msg.from_user is not None and msg.from_user.id == bot_id
@@ -311,8 +315,9 @@ def _entity(entity: telegram.MessageEntity) -> dict:
 def set_language(person: Person, language: str) -> None:
     """Telegram sends the user's language_code with every update; change it for the next ones."""
     user = person.user
-    person.user = telegram.User(user.id, user.first_name, user.is_bot, last_name=user.last_name,
-                                username=user.username, language_code=language)
+    person.user = telegram.User(
+        user.id, user.first_name, user.is_bot, last_name=user.last_name, username=user.username, language_code=language
+    )
 
 
 def clock_state(clock: SimulatedClock) -> dict:
@@ -342,7 +347,7 @@ def describe_offset(offset: timedelta) -> str:
 
 
 def next_local_time(now: datetime, spec: str, zone: ZoneInfo) -> datetime:
-    """"tomorrow 20:00" is that time on the next local day; "20:00" the next time it is 20:00."""
+    """ "tomorrow 20:00" is that time on the next local day; "20:00" the next time it is 20:00."""
     m = _LOCAL_TIME.match(spec)
     if not m:
         raise ValueError('to_local_time looks like "20:00" or "tomorrow 20:00"')

@@ -6,8 +6,8 @@ from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, event, text
-from sqlalchemy.exc import OperationalError, ProgrammingError
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError, ProgrammingError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 HEAD = "0002"  # the newest revision in migrations/versions (tests/test_storage.py checks it)

@@ -121,7 +121,9 @@ class OutboxRow(SQLModel, table=True):
 
     __tablename__ = "outbox"
     # The courier's query, "the oldest calls not held", finds them in this index, in order.
-    __table_args__ = (Index("ix_outbox_due", "id", postgresql_where=text(DUE), sqlite_where=text(DUE.replace("false", "0"))),)
+    __table_args__ = (
+        Index("ix_outbox_due", "id", postgresql_where=text(DUE), sqlite_where=text(DUE.replace("false", "0"))),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     chat_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))

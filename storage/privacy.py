@@ -26,7 +26,9 @@ def export(session: Session, user_id: int) -> dict:
     couple_ids = [c.id for c in couples]
     cares = session.scalars(select(CareRow).where(CareRow.couple_id.in_(couple_ids)).order_by(CareRow.created_at)).all()
     entries = session.scalars(
-        select(EntryRow).where(or_(EntryRow.author_id == user_id, EntryRow.couple_id.in_(couple_ids))).order_by(EntryRow.id)
+        select(EntryRow)
+        .where(or_(EntryRow.author_id == user_id, EntryRow.couple_id.in_(couple_ids)))
+        .order_by(EntryRow.id)
     ).all()
     return {
         "settings": {
@@ -51,7 +53,9 @@ def export(session: Session, user_id: int) -> dict:
 def _consent(care: CareRow, user_id: int) -> dict:
     """This person's own choices about a therapist; the partner's choices are theirs, not listed."""
     return {
-        "therapist": care.name, "practice": care.practice, "status": care.status,
+        "therapist": care.name,
+        "practice": care.practice,
+        "status": care.status,
         "you_allowed": user_id in json.loads(care.allowed_by),
         "you_shared_history": user_id in json.loads(care.history_by),
         "joined": care.joined_at.isoformat() if care.joined_at else None,
@@ -74,10 +78,22 @@ def erase(session: Session, user_id: int) -> None:
         members = tuple(ERASED if m == user_id else m for m in couple.member_ids)
         # The couple is over: drop what was in progress, which may hold this person's words.
         couple = dataclasses.replace(
-            couple, member_ids=members, run=None, held=(), unsent=(), saved_questions=(), promises=(), plan=None,
+            couple,
+            member_ids=members,
+            run=None,
+            held=(),
+            unsent=(),
+            saved_questions=(),
+            promises=(),
+            plan=None,
             ended_at=couple.ended_at or row.ended_at or row.started_at,
         )
-        row.member_a, row.member_b, row.state, row.ended_at = members[0], members[1], codec.dumps(couple), couple.ended_at
+        row.member_a, row.member_b, row.state, row.ended_at = (
+            members[0],
+            members[1],
+            codec.dumps(couple),
+            couple.ended_at,
+        )
         session.add(row)
     session.execute(delete(EntryRow).where(EntryRow.author_id == user_id))
     session.execute(delete(InviteRow).where(InviteRow.inviter_id == user_id))
@@ -91,11 +107,15 @@ def erase(session: Session, user_id: int) -> None:
 def purge(session: Session, now: datetime, ended_days: int) -> int:
     """Retention: couples that ended more than `ended_days` ago go, with their journal."""
     cutoff = now - timedelta(days=ended_days)
-    ended = session.scalars(select(CoupleRow.id).where(CoupleRow.ended_at.is_not(None), CoupleRow.ended_at < cutoff)).all()
+    ended = session.scalars(
+        select(CoupleRow.id).where(CoupleRow.ended_at.is_not(None), CoupleRow.ended_at < cutoff)
+    ).all()
     if ended:
         session.execute(delete(EntryRow).where(EntryRow.couple_id.in_(ended)))
         session.execute(delete(CoupleRow).where(CoupleRow.id.in_(ended)))
-    session.execute(delete(InboxRow).where(InboxRow.processed_at.is_not(None), InboxRow.processed_at < now - timedelta(days=2)))
+    session.execute(
+        delete(InboxRow).where(InboxRow.processed_at.is_not(None), InboxRow.processed_at < now - timedelta(days=2))
+    )
     return len(ended)
 
 
@@ -110,7 +130,9 @@ def rotate_keys(engine: Engine) -> int:
                     continue
                 rows = session.execute(select(key, type_coerce(column, Text)).where(column.is_not(None))).all()
                 for pk, token in rows:
-                    session.execute(update(table).where(key == pk).values({column.name: type_coerce(secret.rotate(token), Text)}))
+                    session.execute(
+                        update(table).where(key == pk).values({column.name: type_coerce(secret.rotate(token), Text)})
+                    )
                     changed += 1
         session.commit()
     return changed

@@ -4,17 +4,15 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import Engine, and_, bindparam, delete, exists, false, func, insert, not_, or_, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session
 
-from dialogues.model import Couple, Invite, Person, Phase, Record, Role, World
+from dialogues.model import Care, CareStatus, Couple, Followed, Invite, Person, Phase, Record, Role, World
 from storage import codec
-from dialogues.model import Care, CareStatus, Followed
-from storage.models import CareRow
-from storage.models import ScheduleRow, CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow
+from storage.models import CareRow, CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow, ScheduleRow
 
 OFFSET_KEY = "polling_offset"
 
@@ -22,7 +20,7 @@ OFFSET_KEY = "polling_offset"
 def _utc(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     if moment is not None and moment.tzinfo is None:
-        return moment.replace(tzinfo=timezone.utc)
+        return moment.replace(tzinfo=UTC)
     return moment
 
 
@@ -35,7 +33,13 @@ def store_updates(engine: Engine, updates: list[dict], now: datetime, track_offs
     if not updates:
         return
     rows = [
-        {"update_id": u["update_id"], "payload": json.dumps(u), "user_id": _sender_id(u), "received_at": now, "attempts": 0}
+        {
+            "update_id": u["update_id"],
+            "payload": json.dumps(u),
+            "user_id": _sender_id(u),
+            "received_at": now,
+            "attempts": 0,
+        }
         for u in updates
     ]
     offset = max(u["update_id"] for u in updates) + 1
@@ -52,7 +56,7 @@ def store_updates(engine: Engine, updates: list[dict], now: datetime, track_offs
 
 
 def _sender_id(update: dict) -> int | None:
-    for kind, value in update.items():
+    for value in update.values():
         if isinstance(value, dict) and isinstance(value.get("from"), dict):
             return value["from"].get("id")
     return None
@@ -70,12 +74,7 @@ def _insert_ignoring_duplicates(engine: Engine, model):
 
 def pending_updates(session: Session, limit: int = 100) -> list[dict]:
     """Stored updates not yet handled, oldest first."""
-    query = (
-        select(InboxRow.payload)
-        .where(InboxRow.processed_at.is_(None))
-        .order_by(InboxRow.update_id)
-        .limit(limit)
-    )
+    query = select(InboxRow.payload).where(InboxRow.processed_at.is_(None)).order_by(InboxRow.update_id).limit(limit)
     return [json.loads(payload) for payload in session.scalars(query)]
 
 
@@ -128,7 +127,9 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
     therapist_id = care.therapist_id if care else None
     people = _load_people(session, {user_id, other, therapist_id})
     therapist = people.get(therapist_id) if therapist_id not in (None, user_id, other) else None
-    return World(me=people.get(user_id), partner=people.get(other), couple=couple, invite=invite, therapist=therapist, care=care)
+    return World(
+        me=people.get(user_id), partner=people.get(other), couple=couple, invite=invite, therapist=therapist, care=care
+    )
 
 
 # What a transaction loaded, as it would be written back: saving the world writes only what changed
@@ -182,7 +183,13 @@ def save_world(session: Session, world: World, now: datetime) -> None:
     if world.couple:
         c = world.couple
         values = {"id": c.id, "state": codec.dumps(c), "ended_at": c.ended_at}
-        _write(session, _couples, "id", values, {"member_a": c.member_ids[0], "member_b": c.member_ids[1], "started_at": c.started_at})
+        _write(
+            session,
+            _couples,
+            "id",
+            values,
+            {"member_a": c.member_ids[0], "member_b": c.member_ids[1], "started_at": c.started_at},
+        )
     if world.invite:
         _write(session, _invites, "token", _invite_values(world.invite))
 
@@ -219,7 +226,9 @@ def _therapist_world(session: Session, user_id: int, opened_token: str | None, p
     if token is None and pointer and (pointer.invite_token or "").startswith(THERAPIST_LINK):
         token = pointer.invite_token
     if token:
-        found = session.execute(select(CareRow.id, CareRow.couple_id).where(CareRow.token == token.removeprefix(THERAPIST_LINK))).first()
+        found = session.execute(
+            select(CareRow.id, CareRow.couple_id).where(CareRow.token == token.removeprefix(THERAPIST_LINK))
+        ).first()
     elif pointer and pointer.couple_id:
         found = session.execute(
             select(CareRow.id, CareRow.couple_id).where(
@@ -255,11 +264,19 @@ def _followed(session: Session, therapist_id: int) -> tuple[Followed, ...]:
     couples = session.execute(
         select(CoupleRow.id, CoupleRow.member_a, CoupleRow.member_b)
         .join(CareRow, CareRow.couple_id == CoupleRow.id)
-        .where(CareRow.therapist_id == therapist_id, CareRow.status == CareStatus.ACTIVE.value, CoupleRow.ended_at.is_(None))
+        .where(
+            CareRow.therapist_id == therapist_id,
+            CareRow.status == CareStatus.ACTIVE.value,
+            CoupleRow.ended_at.is_(None),
+        )
         .order_by(CareRow.joined_at, CoupleRow.id)
     ).all()
     ids = {m for c in couples for m in (c.member_a, c.member_b)}
-    names = dict(session.execute(select(PersonRow.user_id, PersonRow.first_name).where(PersonRow.user_id.in_(ids))).all()) if ids else {}
+    names = (
+        dict(session.execute(select(PersonRow.user_id, PersonRow.first_name).where(PersonRow.user_id.in_(ids))).all())
+        if ids
+        else {}
+    )
     return tuple(Followed(c.id, (names.get(c.member_a, ""), names.get(c.member_b, ""))) for c in couples)
 
 
@@ -286,10 +303,22 @@ def _care(row: CareRow) -> Care:
 
 def _care_values(c: Care) -> dict:
     return {
-        "id": c.id, "token": c.token, "couple_id": c.couple_id, "requested_by": c.requested_by, "created_at": c.created_at,
-        "status": c.status.value, "therapist_id": c.therapist_id, "name": c.name, "practice": c.practice,
-        "register_number": c.register, "asked_at": c.asked_at, "allowed_by": json.dumps(list(c.allowed_by)),
-        "joined_at": c.joined_at, "history_by": json.dumps(list(c.history_by)), "history": c.history, "ended_at": c.ended_at,
+        "id": c.id,
+        "token": c.token,
+        "couple_id": c.couple_id,
+        "requested_by": c.requested_by,
+        "created_at": c.created_at,
+        "status": c.status.value,
+        "therapist_id": c.therapist_id,
+        "name": c.name,
+        "practice": c.practice,
+        "register_number": c.register,
+        "asked_at": c.asked_at,
+        "allowed_by": json.dumps(list(c.allowed_by)),
+        "joined_at": c.joined_at,
+        "history_by": json.dumps(list(c.history_by)),
+        "history": c.history,
+        "ended_at": c.ended_at,
     }
 
 
@@ -311,7 +340,9 @@ def forget_cares(session: Session, user_id: int) -> None:
     for row in session.scalars(select(CareRow).where(CareRow.requested_by == user_id)):
         row.requested_by = 0
         session.add(row)
-    for row in session.scalars(select(CareRow).where(or_(CareRow.allowed_by.contains(str(user_id)), CareRow.history_by.contains(str(user_id))))):
+    for row in session.scalars(
+        select(CareRow).where(or_(CareRow.allowed_by.contains(str(user_id)), CareRow.history_by.contains(str(user_id))))
+    ):
         row.allowed_by = json.dumps([m for m in json.loads(row.allowed_by) if m != user_id])
         row.history_by = json.dumps([m for m in json.loads(row.history_by) if m != user_id])
         session.add(row)
@@ -340,15 +371,33 @@ def _person(row: PersonRow) -> Person:
 
 def _person_values(p: Person) -> dict:
     return {
-        "user_id": p.user_id, "first_name": p.first_name, "language": p.language, "phase": p.phase.value,
-        "role": p.role.value if p.role else None, "couple_id": p.couple_id, "invite_token": p.invite_token,
-        "menu": p.menu, "asking": p.asking, "time_zone": p.time_zone, "country": p.country, "screened": p.screened,
-        "checkin_at": p.checkin_at, "paused_until": p.paused_until, "awaiting": p.awaiting, "nudged_on": p.nudged_on,
+        "user_id": p.user_id,
+        "first_name": p.first_name,
+        "language": p.language,
+        "phase": p.phase.value,
+        "role": p.role.value if p.role else None,
+        "couple_id": p.couple_id,
+        "invite_token": p.invite_token,
+        "menu": p.menu,
+        "asking": p.asking,
+        "time_zone": p.time_zone,
+        "country": p.country,
+        "screened": p.screened,
+        "checkin_at": p.checkin_at,
+        "paused_until": p.paused_until,
+        "awaiting": p.awaiting,
+        "nudged_on": p.nudged_on,
     }
 
 
 def record(session: Session, couple_id: str, entry: Record, now: datetime) -> None:
-    values = {"couple_id": couple_id, "author_id": entry.author_id, "exercise": entry.exercise, "text": entry.text, "created_at": now}
+    values = {
+        "couple_id": couple_id,
+        "author_id": entry.author_id,
+        "exercise": entry.exercise,
+        "text": entry.text,
+        "created_at": now,
+    }
     session.connection().execute(_INSERT_ENTRY, values)
 
 
@@ -367,7 +416,13 @@ def _invite(row) -> Invite:
 
 
 def _invite_values(i: Invite) -> dict:
-    return {"token": i.token, "inviter_id": i.inviter_id, "inviter_role": i.inviter_role.value, "created_at": i.created_at, "used_at": i.used_at}
+    return {
+        "token": i.token,
+        "inviter_id": i.inviter_id,
+        "inviter_role": i.inviter_role.value,
+        "created_at": i.created_at,
+        "used_at": i.used_at,
+    }
 
 
 def set_reachable(session: Session, user_id: int, reachable: bool) -> bool:
@@ -409,8 +464,16 @@ class QueuedCall:
 def queue(session: Session, calls: list[Call], now: datetime) -> None:
     if calls:
         loaded = _loaded(session)
-        rows = [{"chat_id": c.chat_id, "method": c.method, "payload": json.dumps(c.params), "created_at": now,
-                 "held": loaded.get(("reachable", c.chat_id)) is False} for c in calls]
+        rows = [
+            {
+                "chat_id": c.chat_id,
+                "method": c.method,
+                "payload": json.dumps(c.params),
+                "created_at": now,
+                "held": loaded.get(("reachable", c.chat_id)) is False,
+            }
+            for c in calls
+        ]
         session.connection().execute(_INSERT_CALL, rows)  # in order: a chat's calls leave in id order
 
 
@@ -443,11 +506,7 @@ def lock_calls(session: Session, call_ids: list[int]) -> set[int]:
     (SKIP LOCKED), held while the calls are made and until they leave the outbox. Returns the ids
     claimed; one already sent or in another process's hands is left out. (SQLite has one process;
     there it only checks.)"""
-    query = (
-        select(OutboxRow.id)
-        .where(OutboxRow.id.in_(call_ids))
-        .with_for_update(skip_locked=True)
-    )
+    query = select(OutboxRow.id).where(OutboxRow.id.in_(call_ids)).with_for_update(skip_locked=True)
     if session.get_bind().dialect.name == "postgresql":
         # This transaction only records that calls went out. Its commit need not wait for the disk:
         # a crash of the bot loses nothing (the server has it), and a crash of the server itself can
@@ -483,11 +542,18 @@ def person_exists(session: Session, user_id: int) -> bool:
 def schedule(session: Session, user_id: int, kind: str, key: str, at: datetime) -> None:
     """Set when to come back to someone; a later call for the same (person, kind, key) moves it."""
     db = session.connection()
-    db.execute(_statement(db, "schedule", _schedules, "id"), {"user_id": user_id, "kind": kind, "key": key, "due_at": at})
+    db.execute(
+        _statement(db, "schedule", _schedules, "id"), {"user_id": user_id, "kind": kind, "key": key, "due_at": at}
+    )
 
 
 def due_schedule_ids(session: Session, now: datetime, limit: int = 200) -> list[int]:
-    query = select(ScheduleRow.id).where(ScheduleRow.due_at <= now).order_by(ScheduleRow.due_at, ScheduleRow.id).limit(limit)
+    query = (
+        select(ScheduleRow.id)
+        .where(ScheduleRow.due_at <= now)
+        .order_by(ScheduleRow.due_at, ScheduleRow.id)
+        .limit(limit)
+    )
     return list(session.scalars(query))
 
 
@@ -510,27 +576,46 @@ def claim_schedule(session: Session, schedule_id: int, now: datetime) -> Schedul
 # Statements on the hot path, built once: building one costs more than running it -------------------
 
 _people, _couples, _cares, _invites = PersonRow.__table__, CoupleRow.__table__, CareRow.__table__, InviteRow.__table__
-_inbox, _outbox, _entries, _schedules = InboxRow.__table__, OutboxRow.__table__, EntryRow.__table__, ScheduleRow.__table__
+_inbox, _outbox, _entries, _schedules = (
+    InboxRow.__table__,
+    OutboxRow.__table__,
+    EntryRow.__table__,
+    ScheduleRow.__table__,
+)
 
 _CLAIM_UPDATE = (
     update(_inbox)
-    .where(_inbox.c.update_id == select(_inbox.c.update_id)
-           .where(_inbox.c.update_id == bindparam("claimed"), _inbox.c.processed_at.is_(None))
-           .with_for_update(skip_locked=True)
-           .scalar_subquery())
+    .where(
+        _inbox.c.update_id
+        == select(_inbox.c.update_id)
+        .where(_inbox.c.update_id == bindparam("claimed"), _inbox.c.processed_at.is_(None))
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
     .values(processed_at=bindparam("now"), payload=None, user_id=None)
 )
-_POINTER = select(_people.c.phase, _people.c.couple_id, _people.c.invite_token).where(_people.c.user_id == bindparam("user_id"))
-_COUPLE = select(_couples.c.id, _couples.c.state, _couples.c.ended_at).where(_couples.c.id == bindparam("id")).with_for_update()
+_POINTER = select(_people.c.phase, _people.c.couple_id, _people.c.invite_token).where(
+    _people.c.user_id == bindparam("user_id")
+)
+_COUPLE = (
+    select(_couples.c.id, _couples.c.state, _couples.c.ended_at)
+    .where(_couples.c.id == bindparam("id"))
+    .with_for_update()
+)
 _INVITE = select(_invites).where(_invites.c.token == bindparam("token")).with_for_update()
 _PEOPLE = (
-    select(_people).where(_people.c.user_id.in_(bindparam("ids", expanding=True))).order_by(_people.c.user_id).with_for_update()
+    select(_people)
+    .where(_people.c.user_id.in_(bindparam("ids", expanding=True)))
+    .order_by(_people.c.user_id)
+    .with_for_update()
 )
 _CARE = select(_cares).where(_cares.c.id == bindparam("id")).with_for_update()
 _LIVE_CARE = (
     select(_cares)
-    .where(_cares.c.couple_id == bindparam("couple_id"),
-           _cares.c.status.in_([CareStatus.REQUESTED.value, CareStatus.ACTIVE.value]))
+    .where(
+        _cares.c.couple_id == bindparam("couple_id"),
+        _cares.c.status.in_([CareStatus.REQUESTED.value, CareStatus.ACTIVE.value]),
+    )
     .order_by(_cares.c.created_at.desc())
     .limit(1)
     .with_for_update()
@@ -540,9 +625,7 @@ _SET_REACHABLE = (
     .where(_people.c.user_id == bindparam("person"), _people.c.reachable == bindparam("was"))
     .values(reachable=bindparam("to"))
 )
-_HOLD_CALLS = (
-    update(_outbox).where(_outbox.c.chat_id == bindparam("chat")).values(held=bindparam("hold"))
-)
+_HOLD_CALLS = update(_outbox).where(_outbox.c.chat_id == bindparam("chat")).values(held=bindparam("hold"))
 _INSERT_ENTRY = insert(_entries)
 _INSERT_CALL = insert(_outbox)
 _STATEMENTS: dict = {}
@@ -558,9 +641,15 @@ def _statement(db, kind: str, table, key: str):
             dialect = postgresql if db.dialect.name == "postgresql" else sqlite
             statement = dialect.insert(table)
             if kind == "schedule":
-                found = statement.on_conflict_do_update(index_elements=["user_id", "kind", "key"], set_={"due_at": statement.excluded.due_at})
+                found = statement.on_conflict_do_update(
+                    index_elements=["user_id", "kind", "key"], set_={"due_at": statement.excluded.due_at}
+                )
             else:
-                keep = {c.name: statement.excluded[c.name] for c in table.columns if c.name not in (key, "created_at", "reachable")}
+                keep = {
+                    c.name: statement.excluded[c.name]
+                    for c in table.columns
+                    if c.name not in (key, "created_at", "reachable")
+                }
                 found = statement.on_conflict_do_update(index_elements=[key], set_=keep)
         _STATEMENTS[(db.dialect.name, kind, table.name)] = found
     return found

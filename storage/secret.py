@@ -12,7 +12,6 @@ from sqlalchemy.types import TypeDecorator
 _cipher: MultiFernet | None = None
 
 
-
 def configure(keys: list[str]) -> None:
     """Install the keys; raises ValueError with a readable reason when one is unusable."""
     global _cipher

@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -56,7 +56,7 @@ class Clock:
     """The bot's clock, moved by tests."""
 
     def __init__(self) -> None:
-        self.now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+        self.now = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 
     def __call__(self) -> datetime:
         return self.now

@@ -74,20 +74,25 @@ class Figures:
 
     @property
     def ok(self) -> bool:
-        return (self.lost == self.unhandled_updates == self.processed_twice == self.never_delivered == 0
-                and self.duplicates == self.resent_by_those_kills and self.exit_code == 0)
+        return (
+            self.lost == self.unhandled_updates == self.processed_twice == self.never_delivered == 0
+            and self.duplicates == self.resent_by_those_kills
+            and self.exit_code == 0
+        )
 
     def report(self) -> str:
-        return "\n".join([
-            f"crash safety, {self.backend}, {self.mode}: {self.kills} kills (SIGKILL), {self.couples} couples, "
-            f"{self.written} texts written, {self.updates} updates, {self.seconds:.0f} s",
-            f"  user messages lost: {self.lost} (updates never handled: {self.unhandled_updates})",
-            f"  user messages processed twice: {self.processed_twice}",
-            f"  intended outgoing messages never delivered: {self.never_delivered} (of {self.intended})",
-            f"  duplicate outgoing messages: {self.duplicates} (kills between a send and its commit: "
-            f"{self.kills_in_window}, messages they resend: {self.resent_by_those_kills})",
-            f"  exit code after SIGTERM: {self.exit_code}",
-        ])
+        return "\n".join(
+            [
+                f"crash safety, {self.backend}, {self.mode}: {self.kills} kills (SIGKILL), {self.couples} couples, "
+                f"{self.written} texts written, {self.updates} updates, {self.seconds:.0f} s",
+                f"  user messages lost: {self.lost} (updates never handled: {self.unhandled_updates})",
+                f"  user messages processed twice: {self.processed_twice}",
+                f"  intended outgoing messages never delivered: {self.never_delivered} (of {self.intended})",
+                f"  duplicate outgoing messages: {self.duplicates} (kills between a send and its commit: "
+                f"{self.kills_in_window}, messages they resend: {self.resent_by_those_kills})",
+                f"  exit code after SIGTERM: {self.exit_code}",
+            ]
+        )
 
 
 # The database the bot uses, and what the script reads from it -----------------------------------
@@ -101,13 +106,17 @@ class Database:
             self._admin = None
         else:
             if not postgres_url:
-                raise SystemExit("PostgreSQL: set HERSTEL_TEST_POSTGRES_URL, e.g. postgresql://postgres@127.0.0.1:5432/test")
+                raise SystemExit(
+                    "PostgreSQL: set HERSTEL_TEST_POSTGRES_URL, e.g. postgresql://postgres@127.0.0.1:5432/test"
+                )
             self.schema = "crash_" + secrets.token_hex(5)
             base = make_url(postgres_url).set(drivername="postgresql+psycopg")
             self._admin = create_engine(base)
             with self._admin.begin() as connection:
                 connection.execute(text(f"CREATE SCHEMA {self.schema}"))
-            self.url = base.update_query_dict({"options": f"-csearch_path={self.schema}"}).render_as_string(hide_password=False)
+            self.url = base.update_query_dict({"options": f"-csearch_path={self.schema}"}).render_as_string(
+                hide_password=False
+            )
         self.engine = create_engine(self.url, connect_args={"timeout": 30} if backend == "sqlite" else {})
 
     def audit_outbox(self) -> None:
@@ -115,17 +124,26 @@ class Database:
         with self.engine.begin() as connection:
             connection.execute(text("CREATE TABLE crash_audit (id BIGINT, chat_id BIGINT, method TEXT, payload TEXT)"))
             if self.backend == "sqlite":
-                connection.execute(text(
-                    "CREATE TRIGGER crash_audit_insert AFTER INSERT ON outbox BEGIN "
-                    "INSERT INTO crash_audit VALUES (NEW.id, NEW.chat_id, NEW.method, NEW.payload); END"))
+                connection.execute(
+                    text(
+                        "CREATE TRIGGER crash_audit_insert AFTER INSERT ON outbox BEGIN "
+                        "INSERT INTO crash_audit VALUES (NEW.id, NEW.chat_id, NEW.method, NEW.payload); END"
+                    )
+                )
             else:
-                connection.execute(text(
-                    "CREATE FUNCTION crash_audit_copy() RETURNS trigger AS $$ BEGIN "
-                    "INSERT INTO crash_audit VALUES (NEW.id, NEW.chat_id, NEW.method, NEW.payload); RETURN NEW; END "
-                    "$$ LANGUAGE plpgsql"))
-                connection.execute(text(
-                    "CREATE TRIGGER crash_audit_insert AFTER INSERT ON outbox "
-                    "FOR EACH ROW EXECUTE FUNCTION crash_audit_copy()"))
+                connection.execute(
+                    text(
+                        "CREATE FUNCTION crash_audit_copy() RETURNS trigger AS $$ BEGIN "
+                        "INSERT INTO crash_audit VALUES (NEW.id, NEW.chat_id, NEW.method, NEW.payload); RETURN NEW; END "
+                        "$$ LANGUAGE plpgsql"
+                    )
+                )
+                connection.execute(
+                    text(
+                        "CREATE TRIGGER crash_audit_insert AFTER INSERT ON outbox "
+                        "FOR EACH ROW EXECUTE FUNCTION crash_audit_copy()"
+                    )
+                )
 
     def intended(self) -> list[tuple[tuple[int, str], tuple[int, str]]]:
         """(row, (chat, text)) of every message the bot committed to send. A row is its id and its
@@ -172,22 +190,26 @@ class BotProcess:
         self.emulator, self.folder, self.mode = emulator, folder, mode
         self.log = folder / "bot.log"
         self.env = {k: v for k, v in os.environ.items() if not k.startswith(("HERSTEL_", "TELEGRAM_"))}
-        self.env.update({
-            "TELEGRAM_BOT_TOKEN": TOKEN,
-            "HERSTEL_BOT_API_URL": emulator.url,
-            "HERSTEL_DATABASE_URL": database.url,
-            "HERSTEL_ENCRYPTION_KEYS": key,
-            "HERSTEL_LOG_LEVEL": "INFO",
-            "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
-        })
+        self.env.update(
+            {
+                "TELEGRAM_BOT_TOKEN": TOKEN,
+                "HERSTEL_BOT_API_URL": emulator.url,
+                "HERSTEL_DATABASE_URL": database.url,
+                "HERSTEL_ENCRYPTION_KEYS": key,
+                "HERSTEL_LOG_LEVEL": "INFO",
+                "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
+            }
+        )
         if mode == "webhook":
             port = free_port()
-            self.env.update({
-                "HERSTEL_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram",
-                "HERSTEL_WEBHOOK_SECRET": WEBHOOK_SECRET,
-                "HERSTEL_WEBHOOK_PORT": str(port),
-                "HERSTEL_WEBHOOK_LISTEN": "127.0.0.1",
-            })
+            self.env.update(
+                {
+                    "HERSTEL_WEBHOOK_URL": f"http://127.0.0.1:{port}/telegram",
+                    "HERSTEL_WEBHOOK_SECRET": WEBHOOK_SECRET,
+                    "HERSTEL_WEBHOOK_PORT": str(port),
+                    "HERSTEL_WEBHOOK_LISTEN": "127.0.0.1",
+                }
+            )
         self.process: asyncio.subprocess.Process | None = None
         self._calls_at_start = 0
 
@@ -195,15 +217,22 @@ class BotProcess:
         self._calls_at_start = len(self.emulator.calls)
         with self.log.open("a") as log:
             self.process = await asyncio.create_subprocess_exec(
-                sys.executable, "-m", "bot.main", "run", env=self.env, cwd=self.folder,
-                stdin=asyncio.subprocess.DEVNULL, stdout=log, stderr=log,
+                sys.executable,
+                "-m",
+                "bot.main",
+                "run",
+                env=self.env,
+                cwd=self.folder,
+                stdin=asyncio.subprocess.DEVNULL,
+                stdout=log,
+                stderr=log,
             )
 
     @property
     def ready(self) -> bool:
         """It asked Telegram for updates (polling) or set its webhook: it is taking updates in."""
         wanted = "getUpdates" if self.mode == "polling" else "setWebhook"
-        return any(name == wanted for name, _ in self.emulator.calls[self._calls_at_start:])
+        return any(name == wanted for name, _ in self.emulator.calls[self._calls_at_start :])
 
     async def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
@@ -262,8 +291,12 @@ class Couple:
     def _button(self, person: Person, labels: tuple[str, ...] | None):
         """The newest button not pressed yet (menu number higher than any pressed), by preference."""
         for message in reversed(person.inbox):
-            choices = [b for row in message.buttons for b in row
-                       if b.callback_data and _menu(b.callback_data) > self.pressed.get(person.id, 0)]
+            choices = [
+                b
+                for row in message.buttons
+                for b in row
+                if b.callback_data and _menu(b.callback_data) > self.pressed.get(person.id, 0)
+            ]
             if not choices:
                 continue
             if labels is None:
@@ -320,9 +353,16 @@ class Couple:
         anna, ben = self.anna, self.ben
         await anna.send("/menu")
         await self.press(anna, NAMING)
-        await until(lambda: any(_menu(b.callback_data) > self.pressed[anna.id]
-                                for m in anna.inbox for row in m.buttons for b in row if b.callback_data),
-                    "the naming exercise to begin")
+        await until(
+            lambda: any(
+                _menu(b.callback_data) > self.pressed[anna.id]
+                for m in anna.inbox
+                for row in m.buttons
+                for b in row
+                if b.callback_data
+            ),
+            "the naming exercise to begin",
+        )
         words = await self.write(anna, "named")
         await self.press(anna, SEND)
         await self.received(ben, words)
@@ -364,8 +404,16 @@ def _menu(callback_data: str) -> int:
 # The run ------------------------------------------------------------------------------------
 
 
-async def run(backend: str, kills: int = 20, couples: int = 4, mode: str = "polling", seed: int = 1,
-              per_phase: int = 4, postgres_url: str | None = None, key: str | None = None) -> Figures:
+async def run(
+    backend: str,
+    kills: int = 20,
+    couples: int = 4,
+    mode: str = "polling",
+    seed: int = 1,
+    per_phase: int = 4,
+    postgres_url: str | None = None,
+    key: str | None = None,
+) -> Figures:
     started = time.monotonic()
     rng = random.Random(seed)
     key = key or secret.new_key()
@@ -381,8 +429,10 @@ async def run(backend: str, kills: int = 20, couples: int = 4, mode: str = "poll
         await bot.start()
         await until(lambda: bot.ready, "the bot to start", 60)
         database.audit_outbox()
-        people = [Couple(n, emulator.person(f"Anna{n}"), emulator.person(f"Ben{n}"), random.Random(rng.random()))
-                  for n in range(1, couples + 1)]
+        people = [
+            Couple(n, emulator.person(f"Anna{n}"), emulator.person(f"Ben{n}"), random.Random(rng.random()))
+            for n in range(1, couples + 1)
+        ]
         keep_going = asyncio.Event()
         keep_going.set()
         scripts = [asyncio.create_task(c.follow_script(keep_going, per_phase)) for c in people]
@@ -401,8 +451,11 @@ async def run(backend: str, kills: int = 20, couples: int = 4, mode: str = "poll
             await until(lambda: bot.ready, "the bot to start again", 60)
         keep_going.clear()
         await asyncio.gather(*scripts)
-        await until(lambda: emulator.pending_updates == 0 and database.pending() == 0 and not database.unsent(),
-                    "the bot to finish", STEP_TIMEOUT)
+        await until(
+            lambda: emulator.pending_updates == 0 and database.pending() == 0 and not database.unsent(),
+            "the bot to finish",
+            STEP_TIMEOUT,
+        )
         figures.exit_code = await bot.terminate()
         _count(figures, emulator, database, people)
     except BaseException:

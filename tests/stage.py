@@ -9,13 +9,13 @@ from __future__ import annotations
 import html
 import re
 from dataclasses import dataclass, field, replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from dialogues.engine import step
 from dialogues.model import Command, Couple, Event, Person, Phase, Press, Record, Role, Say, Sender, Text, Toast, World
 from dialogues.texts import Texts
 
-START = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)  # 20:00 in Amsterdam, a Monday
+START = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 20:00 in Amsterdam, a Monday
 TEXTS = Texts(bot_username="HerstelBot")
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 import pytest
 
@@ -10,7 +10,7 @@ from dialogues.clock import find_zone, is_quiet, local_to_utc, next_local, outsi
 
 
 def utc(*args) -> datetime:
-    return datetime(*args, tzinfo=timezone.utc)
+    return datetime(*args, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(
@@ -49,8 +49,14 @@ def test_quiet_hours_are_22_to_8_local_and_a_nudge_waits_until_8():
 
 @pytest.mark.parametrize(
     "typed, zone",
-    [("Amsterdam", "Europe/Amsterdam"), ("new york", "America/New_York"), ("Brussel", "Europe/Brussels"),
-     ("europe/london", "Europe/London"), ("Atlantis", None), ("", None)],
+    [
+        ("Amsterdam", "Europe/Amsterdam"),
+        ("new york", "America/New_York"),
+        ("Brussel", "Europe/Brussels"),
+        ("europe/london", "Europe/London"),
+        ("Atlantis", None),
+        ("", None),
+    ],
 )
 def test_a_city_or_zone_name_is_found_offline(typed, zone):
     assert find_zone(typed) == zone

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import io
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 import pytest
 from matplotlib import image
+from sqlmodel import Session
 
 from bot import unit_of_work
-from emulator import Limits
 from dialogues.texts import Texts
+from emulator import Limits
 from storage import repo
 from storage.db import make_engine
-from sqlmodel import Session
 from tests.test_pairing import WORDS, pair
 
 CHECK_IN = "A moment for yourself."
@@ -69,8 +69,10 @@ async def test_amsterdam_and_new_york_get_their_check_ins_at_their_own_20_00_acr
 
 
 async def test_a_check_in_stays_private_until_both_have_answered_then_both_see_both(herstel):
-    anna, ben = await linked_couple(herstel, anna_zone=("Somewhere else", "Amsterdam"), ben_zone=("Somewhere else", "Brussel"))
-    await at(herstel, datetime(2026, 3, 3, 19, 0, tzinfo=timezone.utc))  # 20:00 in both
+    anna, ben = await linked_couple(
+        herstel, anna_zone=("Somewhere else", "Amsterdam"), ben_zone=("Somewhere else", "Brussel")
+    )
+    await at(herstel, datetime(2026, 3, 3, 19, 0, tzinfo=UTC))  # 20:00 in both
     assert CHECK_IN in anna.last.text and CHECK_IN in ben.last.text
     anna.take(), ben.take()
     await anna.press("4 · fairly good")
@@ -83,21 +85,24 @@ async def test_a_check_in_stays_private_until_both_have_answered_then_both_see_b
     await herstel.settle()
     await ben.press("No word today")
     await herstel.settle()
-    for person, mine, theirs in ((anna, 'You: 4 of 5, "tired"', "Ben: 2 of 5"), (ben, "You: 2 of 5", 'Anna: 4 of 5, "tired"')):
+    for person, mine, theirs in (
+        (anna, 'You: 4 of 5, "tired"', "Ben: 2 of 5"),
+        (ben, "You: 2 of 5", 'Anna: 4 of 5, "tired"'),
+    ):
         assert mine in person.last.text and theirs in person.last.text
     assert "tired" not in " ".join(t for t in ben.texts() if "Anna writes" in t)  # the word is not a message
 
 
 async def test_if_the_partner_does_not_answer_by_the_end_of_their_day_the_one_who_did_is_told_neutrally(herstel):
     anna, ben = await linked_couple(herstel)
-    await at(herstel, datetime(2026, 3, 3, 19, 0, tzinfo=timezone.utc))  # Anna's 20:00
+    await at(herstel, datetime(2026, 3, 3, 19, 0, tzinfo=UTC))  # Anna's 20:00
     await anna.press("3 · so-so")
     await herstel.settle()
     await anna.press("No word today")
     await herstel.settle()
-    await at(herstel, datetime(2026, 3, 4, 1, 0, tzinfo=timezone.utc))  # Ben's 20:00: asked, does not answer
+    await at(herstel, datetime(2026, 3, 4, 1, 0, tzinfo=UTC))  # Ben's 20:00: asked, does not answer
     anna.take()
-    await at(herstel, datetime(2026, 3, 4, 5, 1, tzinfo=timezone.utc))  # midnight in New York has passed
+    await at(herstel, datetime(2026, 3, 4, 5, 1, tzinfo=UTC))  # midnight in New York has passed
     told = anna.take()
     assert [r.text.splitlines()[0] for r in told] == ["About today's check-in."]  # the first line holds no name
     assert "Ben did not answer today" in told[0].text
@@ -105,7 +110,7 @@ async def test_if_the_partner_does_not_answer_by_the_end_of_their_day_the_one_wh
 
 async def test_a_turn_waiting_a_day_gets_one_gentle_nudge_never_in_quiet_hours(herstel):
     anna, ben = await linked_couple(herstel)
-    await at(herstel, datetime(2026, 3, 3, 21, 30, tzinfo=timezone.utc))  # 22:30 in Amsterdam
+    await at(herstel, datetime(2026, 3, 3, 21, 30, tzinfo=UTC))  # 22:30 in Amsterdam
     await anna.send("/menu")
     await herstel.settle()
     await anna.press("Naming what happened")  # Anna's turn to write
@@ -126,13 +131,13 @@ async def test_a_check_in_missed_while_the_bot_was_down_comes_once_the_same_even
     anna, ben = await linked_couple(herstel, ben_zone=("Somewhere else", "Amsterdam"))
     anna.take()
     await herstel.bot.stop()
-    herstel.clock.now = datetime(2026, 3, 3, 19, 40, tzinfo=timezone.utc)  # 20:40: the bot was down at 20:00
+    herstel.clock.now = datetime(2026, 3, 3, 19, 40, tzinfo=UTC)  # 20:40: the bot was down at 20:00
     await herstel.restart()
     await at(herstel, herstel.clock.now)
     await at(herstel, herstel.clock.now + timedelta(minutes=1))
     assert [r.text for r in anna.take()].count(next(t for t in anna.texts() if CHECK_IN in t)) == 1
     await herstel.bot.stop()
-    herstel.clock.now = datetime(2026, 3, 4, 23, 30, tzinfo=timezone.utc)  # down all of Wednesday evening
+    herstel.clock.now = datetime(2026, 3, 4, 23, 30, tzinfo=UTC)  # down all of Wednesday evening
     await herstel.restart()
     await at(herstel, herstel.clock.now)
     assert not any(CHECK_IN in r.text for r in anna.take())  # 00:30 Thursday: skipped, not sent late
@@ -147,7 +152,7 @@ async def test_pause_stops_check_ins_for_the_days_chosen(herstel):
     assert "No check-ins or reminders up to and including Thursday 5 March" in anna.last.text
     anna.take()
     for day in range(1, 5):
-        await at(herstel, datetime(2026, 3, 2 + day, 19, 0, tzinfo=timezone.utc))
+        await at(herstel, datetime(2026, 3, 2 + day, 19, 0, tzinfo=UTC))
     arrived = [r for r in anna.take() if CHECK_IN in r.text]
     assert len(arrived) == 1  # only Friday's
 
@@ -158,7 +163,7 @@ async def test_progress_sends_a_picture_of_the_weeks(herstel, language):
     await pair(herstel, anna, ben, WORDS[language])
     for day in range(3, 6):
         for hour in (19, 20):  # 20:00 in Amsterdam (Dutch) or London (English), the zones they start with
-            await at(herstel, datetime(2026, 3, day, hour, 0, tzinfo=timezone.utc))
+            await at(herstel, datetime(2026, 3, day, hour, 0, tzinfo=UTC))
         for person, score in ((anna, "4"), (ben, "2")):
             check_in = next(r for r in reversed(person.inbox) if r.button_texts and r.button_texts[0].startswith("1"))
             label = next(b for b in check_in.button_texts if b.startswith(score))
@@ -180,7 +185,7 @@ async def test_two_schedulers_on_one_postgresql_send_each_check_in_exactly_once(
         pytest.skip("several processes share one database on PostgreSQL only; SQLite serves one process")
     couples = [await linked_couple_quietly(herstel, n) for n in range(6)]
     await herstel.bot.stop()
-    now = datetime(2026, 3, 2, 20, 0, tzinfo=timezone.utc)  # 20:00 in London, where they start
+    now = datetime(2026, 3, 2, 20, 0, tzinfo=UTC)  # 20:00 in London, where they start
     texts = Texts(bot_username="HerstelTestBot")
     engines = [make_engine(herstel.database_url) for _ in range(2)]
     with Session(engines[0]) as session:
@@ -205,7 +210,7 @@ async def test_two_schedulers_on_one_postgresql_send_each_check_in_exactly_once(
 async def test_a_burst_of_check_ins_due_in_one_minute_leaves_paced_without_a_429(herstel):
     couples = [await linked_couple_quietly(herstel, n) for n in range(20)]
     herstel.emulator.limits = Limits()  # Telegram's own: about 30 a second overall, 1 a second a chat
-    await at(herstel, datetime(2026, 3, 2, 20, 0, tzinfo=timezone.utc))  # 20:00 in London for all 40
+    await at(herstel, datetime(2026, 3, 2, 20, 0, tzinfo=UTC))  # 20:00 in London for all 40
     arrived = [p for couple in couples for p in couple if any(CHECK_IN in t for t in p.texts())]
     assert len(arrived) == 40
     assert herstel.emulator.too_many == 0

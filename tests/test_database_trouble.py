@@ -4,6 +4,7 @@ SIGTERM it finishes what is in hand, confirms what it stored, and exits 0."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import threading
@@ -16,8 +17,8 @@ from bot.app import HerstelBot
 from bot.courier import Pace
 from emulator import BotApiEmulator, Limits
 from storage import repo
-from tests.conftest import KEY, TOKEN, Clock, Herstel, settings_for
 from tests import crash_safety
+from tests.conftest import KEY, TOKEN, Clock, Herstel, settings_for
 from tests.crash_safety import BotProcess, Database, until
 from tests.test_pairing import WORDS, pair
 
@@ -83,10 +84,8 @@ class Proxy:
 
 
 def _close(s: socket.socket) -> None:
-    try:
+    with contextlib.suppress(OSError):
         s.shutdown(socket.SHUT_RDWR)
-    except OSError:
-        pass
     s.close()
 
 
@@ -190,8 +189,11 @@ async def test_sigterm_finishes_what_is_in_hand_confirms_what_is_stored_and_exit
 
         await bot.start()  # the rest is handled by the next run, once
         await until(lambda: bot.ready, "the bot to start again", 60)
-        await until(lambda: database.pending() == 0 and emulator.pending_updates == 0 and not database.unsent(),
-                    "the next run to finish", 30)
+        await until(
+            lambda: database.pending() == 0 and emulator.pending_updates == 0 and not database.unsent(),
+            "the next run to finish",
+            30,
+        )
         assert await bot.terminate() == 0
         texts = anna.texts()
         assert sum("Welcome to Herstel" in t for t in texts) == 1

@@ -47,6 +47,7 @@ async def started(emu, bot, name="Anna"):
 
 # ---- basics ----------------------------------------------------------------------------------
 
+
 async def test_get_me_describes_the_bot(bot):
     assert (bot.id, bot.username, bot.first_name, bot.bot.is_bot) == (123456, "HerstelTestBot", "Herstel", True)
 
@@ -70,6 +71,7 @@ async def test_raw_http_json_and_get_with_telegram_error_shape(emu):
 
 
 # ---- getUpdates ------------------------------------------------------------------------------
+
 
 async def test_unconfirmed_updates_come_back_until_a_higher_offset(emu, bot):
     anna = emu.person("Anna")
@@ -120,6 +122,7 @@ async def test_wait_until_confirmed(emu, bot):
 
 # ---- sendMessage: who may be messaged --------------------------------------------------------
 
+
 async def test_unknown_chat_is_not_found(bot):
     with pytest.raises(BadRequest, match="(?i)chat not found"):
         await bot.send_message(999, "hi")
@@ -145,6 +148,7 @@ async def test_blocking_forbids_messages_and_tells_the_bot(emu, bot):
 
 
 # ---- sendMessage: content --------------------------------------------------------------------
+
 
 async def test_text_length_is_counted_in_utf16_units(emu, bot):
     anna = await started(emu, bot)
@@ -201,6 +205,7 @@ async def test_a_chat_over_its_burst_gets_429(emu, bot, monkeypatch):
 
 
 # ---- the person API ------------------------------------------------------------------------
+
 
 async def test_press_sends_a_callback_query_for_the_button(emu, bot):
     anna = await started(emu, bot)
@@ -262,6 +267,7 @@ async def test_person_edits_their_message(emu, bot):
 
 
 # ---- edits, files, chats -------------------------------------------------------------------
+
 
 async def test_bot_edits_replace_the_received_message(emu, bot):
     anna = await started(emu, bot)

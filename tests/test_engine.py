@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from hypothesis import given, settings
@@ -12,11 +12,24 @@ from hypothesis import strategies as st
 
 from dialogues.engine import INVITE_LIFETIME, step
 from dialogues.model import (
-    Command, Edited, GroupChat, Invite, Person, Phase, Press, Role, Say, Sender, Start, Text, Toast,
-    Unsupported, World,
+    Command,
+    Edited,
+    GroupChat,
+    Invite,
+    Person,
+    Phase,
+    Press,
+    Role,
+    Say,
+    Sender,
+    Start,
+    Text,
+    Toast,
+    Unsupported,
+    World,
 )
 
-NOW = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 ANNA = Sender(1, "Anna", "en")
 BEN = Sender(2, "Ben", "en")
 
@@ -132,7 +145,14 @@ EVENTS = st.one_of(
     st.builds(Text, SENDERS, st.sampled_from(["I want to die", "ik wil dood"])),
     st.builds(Text, SENDERS, st.text(max_size=50)),
     st.builds(Edited, SENDERS, st.text(max_size=20)),
-    st.builds(Press, SENDERS, st.from_regex(r"[0-9]{1,2}:(safe|unsafe|in_nl|in_other|damaged|hurt|join|decline|leave|stay|nl|en|rescreen|send_anyway|keep_it|erase|keep_data|x)", fullmatch=True)),
+    st.builds(
+        Press,
+        SENDERS,
+        st.from_regex(
+            r"[0-9]{1,2}:(safe|unsafe|in_nl|in_other|damaged|hurt|join|decline|leave|stay|nl|en|rescreen|send_anyway|keep_it|erase|keep_data|x)",
+            fullmatch=True,
+        ),
+    ),
     st.builds(Unsupported, SENDERS, st.sampled_from(["sticker", "photo"])),
     st.builds(GroupChat, SENDERS),
 )
@@ -152,7 +172,12 @@ def test_step_is_total_and_deterministic(events):
         token = event.payload if isinstance(event, Start) and event.payload else (me.invite_token if me else None)
         invite = invites.get(token) if token else None
         other = next((p for uid, p in people.items() if uid != event.sender.user_id), None)
-        partner = other if (me and me.couple_id and other and other.couple_id == me.couple_id) or (invite and other and invite.inviter_id == other.user_id) else None
+        partner = (
+            other
+            if (me and me.couple_id and other and other.couple_id == me.couple_id)
+            or (invite and other and invite.inviter_id == other.user_id)
+            else None
+        )
         couple = couples.get(me.couple_id) if me and me.couple_id else None
         world = World(me=me, partner=partner, couple=couple, invite=None if couple else invite)
         first = step(world, event, now)

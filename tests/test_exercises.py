@@ -8,28 +8,48 @@ from tests.test_pairing import WORDS, pair
 
 SAY = {
     "en": {
-        "naming": "Naming what happened", "impact": "What it did to me", "send": "Send", "read": "I have read it",
-        "said": "I've said what I need for now", "yes": "Yes, that's it", "not_quite": "Not quite",
-        "named": "has written down what they did", "has_read": "A response.\nBen has read what you wrote.",
-        "did_hear": "Did Anna hear you?", "done": "This exercise is done", "kept": "I have kept your message",
+        "naming": "Naming what happened",
+        "impact": "What it did to me",
+        "send": "Send",
+        "read": "I have read it",
+        "said": "I've said what I need for now",
+        "yes": "Yes, that's it",
+        "not_quite": "Not quite",
+        "named": "has written down what they did",
+        "has_read": "A response.\nBen has read what you wrote.",
+        "did_hear": "Did Anna hear you?",
+        "done": "This exercise is done",
+        "kept": "I have kept your message",
         "earlier": "wrote this earlier",
         "naming_text": "I had an affair with a colleague for six months. It was my choice.",
-        "impact_text": "I stopped trusting my own judgement.", "more": "And I feel so alone.",
+        "impact_text": "I stopped trusting my own judgement.",
+        "more": "And I feel so alone.",
         "mirror": "What I hear you saying is that you doubt yourself now.",
         "mirror_again": "You doubt yourself, and you feel alone with it.",
-        "back": "I am ashamed of what I did to you.", "mirror_back": "What I hear you saying is that you are ashamed.",
+        "back": "I am ashamed of what I did to you.",
+        "mirror_back": "What I hear you saying is that you are ashamed.",
     },
     "nl": {
-        "naming": "Uitspreken wat er gebeurde", "impact": "Wat het met mij deed", "send": "Versturen",
-        "read": "Ik heb het gelezen", "said": "Dit was het voor nu", "yes": "Ja, zo is het", "not_quite": "Niet helemaal",
-        "named": "heeft opgeschreven wat er is gebeurd", "has_read": "Een reactie.\nBen heeft gelezen wat je schreef.",
-        "did_hear": "Heeft Anna je gehoord?", "done": "Deze oefening is klaar", "kept": "Ik heb je bericht bewaard",
+        "naming": "Uitspreken wat er gebeurde",
+        "impact": "Wat het met mij deed",
+        "send": "Versturen",
+        "read": "Ik heb het gelezen",
+        "said": "Dit was het voor nu",
+        "yes": "Ja, zo is het",
+        "not_quite": "Niet helemaal",
+        "named": "heeft opgeschreven wat er is gebeurd",
+        "has_read": "Een reactie.\nBen heeft gelezen wat je schreef.",
+        "did_hear": "Heeft Anna je gehoord?",
+        "done": "Deze oefening is klaar",
+        "kept": "Ik heb je bericht bewaard",
         "earlier": "schreef dit eerder",
         "naming_text": "Ik had een half jaar een verhouding met een collega. Het was mijn keuze.",
-        "impact_text": "Ik vertrouw mijn eigen oordeel niet meer.", "more": "En ik voel me zo alleen.",
+        "impact_text": "Ik vertrouw mijn eigen oordeel niet meer.",
+        "more": "En ik voel me zo alleen.",
         "mirror": "Wat ik je hoor zeggen is dat je nu aan jezelf twijfelt.",
         "mirror_again": "Je twijfelt aan jezelf, en je voelt je er alleen mee.",
-        "back": "Ik schaam me voor wat ik je heb aangedaan.", "mirror_back": "Wat ik je hoor zeggen is dat je je schaamt.",
+        "back": "Ik schaam me voor wat ik je heb aangedaan.",
+        "mirror_back": "Wat ik je hoor zeggen is dat je je schaamt.",
     },
 }
 
@@ -61,7 +81,8 @@ async def test_naming_then_impact_and_mirroring_until_both_feel_heard(herstel, l
     herstel.clock.advance(days=1)
     await act(
         herstel,
-        (ben, "write", "/menu"), (ben, "press", say["impact"]),
+        (ben, "write", "/menu"),
+        (ben, "press", say["impact"]),
         (ben, "write", say["impact_text"]),
         (anna, "write", "But I never meant to hurt you"),  # out of turn: kept, not delivered
     )
@@ -72,8 +93,11 @@ async def test_naming_then_impact_and_mirroring_until_both_feel_heard(herstel, l
     assert say["mirror"] in ben.texts()[-1] and say["did_hear"] in ben.last.text
     await act(
         herstel,
-        (ben, "press", say["not_quite"]), (ben, "write", say["more"]), (ben, "press", say["said"]),
-        (anna, "write", say["mirror_again"]), (ben, "press", say["yes"]),
+        (ben, "press", say["not_quite"]),
+        (ben, "write", say["more"]),
+        (ben, "press", say["said"]),
+        (anna, "write", say["mirror_again"]),
+        (ben, "press", say["yes"]),
     )
     # The turn goes the other way: now Anna speaks, and the kept message reaches Ben at her turn.
     assert any(say["earlier"] in t and "never meant" in t for t in ben.texts())

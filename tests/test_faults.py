@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import logging
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlmodel import Session
@@ -241,7 +241,11 @@ async def test_a_file_in_the_outbox_is_uploaded(herstel, kind, filename):
     await herstel.settle()
     content = b'{"written": "by Anna"}'
     with Session(herstel.bot.engine) as session:
-        params = {"chat_id": anna.id, "caption": "Your file", kind: {"filename": filename, "base64": base64.b64encode(content).decode()}}
+        params = {
+            "chat_id": anna.id,
+            "caption": "Your file",
+            kind: {"filename": filename, "base64": base64.b64encode(content).decode()},
+        }
         repo.queue(session, [repo.Call(anna.id, f"send{kind.title()}", params)], herstel.clock())
         session.commit()
     herstel.bot.courier.wake()
@@ -285,7 +289,7 @@ def test_a_share_of_calls_fails_the_same_way_for_the_same_seed():
 
 
 def test_the_engine_tells_only_a_linked_partner_that_messages_cannot_reach_someone():
-    now = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+    now = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
     ben = Person(2, "Ben", "nl", Phase.LINKED, Role.HURT, "c1")
     anna = Person(1, "Anna", "en", Phase.LINKED, Role.DAMAGED, "c1")
     couple = Couple("c1", (1, 2), now)

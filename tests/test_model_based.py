@@ -152,8 +152,11 @@ class Couple(RuleBasedStateMachine):
 
         self.run(again())
 
-    @rule(status=st.sampled_from([429, 500, 502, 503]), times=st.integers(1, 3),
-          method=st.sampled_from(["sendMessage", "answerCallbackQuery", "getUpdates"]))
+    @rule(
+        status=st.sampled_from([429, 500, 502, 503]),
+        times=st.integers(1, 3),
+        method=st.sampled_from(["sendMessage", "answerCallbackQuery", "getUpdates"]),
+    )
     def telegram_fails(self, status: int, times: int, method: str) -> None:
         if method == "getUpdates" and status == 429:
             status = 502  # the intake waits a 429 out in full; that is tested elsewhere
@@ -192,7 +195,9 @@ class Couple(RuleBasedStateMachine):
 
 
 Couple.TestCase.settings = settings(
-    max_examples=15, stateful_step_count=12, deadline=None,
+    max_examples=15,
+    stateful_step_count=12,
+    deadline=None,
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.filter_too_much],
 )
 TestCouple = Couple.TestCase

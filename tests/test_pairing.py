@@ -87,7 +87,10 @@ async def test_two_partners_pair_write_to_each_other_and_one_leaves(herstel, lan
 
     await anna.send("I am so sorry. I want to make this right.")
     await herstel.settle()
-    assert ben.take()[0].text == f"{'New message.' if language == 'en' else 'Nieuw bericht.'}\nAnna {words['writes']}\nI am so sorry. I want to make this right."
+    assert (
+        ben.take()[0].text
+        == f"{'New message.' if language == 'en' else 'Nieuw bericht.'}\nAnna {words['writes']}\nI am so sorry. I want to make this right."
+    )
     assert anna.take() == []
 
     await ben.send("I read it. I need time.")

@@ -29,8 +29,15 @@ try:
 except ImportError:  # pragma: no cover - the test extra installs it
     async_playwright = None
 
-CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -189,10 +196,15 @@ async def test_the_api_answers_only_its_own_page(playground):
         async with client.get(f"{playground.url}api/state", headers={"Host": "evil.example"}) as answer:
             assert answer.status == 403  # DNS rebinding
         send = {"person": "a", "text": "hi"}
-        async with client.post(f"{playground.url}api/send", json=send, headers={"Origin": "http://evil.example"}) as answer:
+        async with client.post(
+            f"{playground.url}api/send", json=send, headers={"Origin": "http://evil.example"}
+        ) as answer:
             assert answer.status == 403  # another web page in the same browser
-        async with client.post(f"{playground.url}api/send", data="person=a&text=hi",
-                               headers={"Content-Type": "application/x-www-form-urlencoded"}) as answer:
+        async with client.post(
+            f"{playground.url}api/send",
+            data="person=a&text=hi",
+            headers={"Content-Type": "application/x-www-form-urlencoded"},
+        ) as answer:
             assert answer.status == 415  # a plain form post from elsewhere
     assert not playground.seats[0].person.started  # none of those reached Anna's chat
 
@@ -209,8 +221,13 @@ async def test_herstel_without_a_token_opens_the_playground_and_stops_on_sigterm
     env = {k: v for k, v in os.environ.items() if k != "TELEGRAM_BOT_TOKEN" and not k.startswith("HERSTEL_")}
     env.update(HERSTEL_PLAYGROUND_PORT="0", PYTHONUNBUFFERED="1", PYTHONPATH=str(ROOT))
     process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "bot.main", cwd=tmp_path, env=env,
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+        sys.executable,
+        "-m",
+        "bot.main",
+        cwd=tmp_path,
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
     )
     try:
         address = await asyncio.wait_for(_address_line(process.stdout), timeout=15)
@@ -236,16 +253,36 @@ async def _address_line(stdout: asyncio.StreamReader) -> str:
 
 
 JOURNEY = {
-    "en": {"elsewhere": "Somewhere else", "time": "20:00", "naming": "Naming what happened", "send": "Send",
-           "read": "I have read it", "impact": "What it did to me", "said": "I've said what I need for now",
-           "yes": "Yes, that's it", "check_in": "A moment for yourself.", "heard": "Ben feels heard",
-           "named": "I lied to you for a year. It was my choice.", "impact_text": "I stopped sleeping.",
-           "mirror": "What I hear you saying is that you cannot rest."},
-    "nl": {"elsewhere": "Ergens anders", "time": "20.00", "naming": "Uitspreken wat er gebeurde", "send": "Versturen",
-           "read": "Ik heb het gelezen", "impact": "Wat het met mij deed", "said": "Dit was het voor nu",
-           "yes": "Ja, zo is het", "check_in": "Even een moment voor jezelf.", "heard": "Ben voelt zich gehoord",
-           "named": "Ik heb een jaar tegen je gelogen. Het was mijn keuze.", "impact_text": "Ik slaap niet meer.",
-           "mirror": "Wat ik je hoor zeggen is dat je geen rust meer hebt."},
+    "en": {
+        "elsewhere": "Somewhere else",
+        "time": "20:00",
+        "naming": "Naming what happened",
+        "send": "Send",
+        "read": "I have read it",
+        "impact": "What it did to me",
+        "said": "I've said what I need for now",
+        "yes": "Yes, that's it",
+        "check_in": "A moment for yourself.",
+        "heard": "Ben feels heard",
+        "named": "I lied to you for a year. It was my choice.",
+        "impact_text": "I stopped sleeping.",
+        "mirror": "What I hear you saying is that you cannot rest.",
+    },
+    "nl": {
+        "elsewhere": "Ergens anders",
+        "time": "20.00",
+        "naming": "Uitspreken wat er gebeurde",
+        "send": "Versturen",
+        "read": "Ik heb het gelezen",
+        "impact": "Wat het met mij deed",
+        "said": "Dit was het voor nu",
+        "yes": "Ja, zo is het",
+        "check_in": "Even een moment voor jezelf.",
+        "heard": "Ben voelt zich gehoord",
+        "named": "Ik heb een jaar tegen je gelogen. Het was mijn keuze.",
+        "impact_text": "Ik slaap niet meer.",
+        "mirror": "Wat ik je hoor zeggen is dat je geen rust meer hebt.",
+    },
 }
 
 

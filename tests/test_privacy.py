@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from datetime import UTC
 from pathlib import Path
 
 import pytest
@@ -93,7 +94,8 @@ async def test_what_people_write_is_unreadable_in_the_database_files(herstel, tm
         schema = url.query["options"].split("=", 1)[1]
         raw = subprocess.run(
             ["pg_dump", "-h", url.host, "-p", str(url.port or 5432), "-U", url.username, "-n", schema, url.database],
-            capture_output=True, check=True,
+            capture_output=True,
+            check=True,
         ).stdout
     assert len(raw) > 1000
     assert SECRET.encode() not in raw and b"Bellevue" not in raw
@@ -103,10 +105,11 @@ async def test_what_people_write_is_unreadable_in_the_database_files(herstel, tm
 def test_rotating_keys_re_encrypts_everything_under_the_new_key(database_url):
     engine = make_engine(database_url)
     migrate(engine)
-    from storage import repo
-    from datetime import datetime, timezone
+    from datetime import datetime
 
-    repo.store_updates(engine, [{"update_id": 1, "message": {"text": SECRET}}], datetime.now(timezone.utc))
+    from storage import repo
+
+    repo.store_updates(engine, [{"update_id": 1, "message": {"text": SECRET}}], datetime.now(UTC))
     new = secret.new_key()
     try:
         secret.configure([new, KEY])  # the new key encrypts, the old still decrypts

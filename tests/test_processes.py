@@ -21,11 +21,11 @@ from sqlmodel import Session, select
 
 from bot.app import HerstelBot
 from bot.courier import Pace
+from dialogues.model import Couple as CoupleState
 from emulator import BotApiEmulator, Limits
 from storage import codec
 from storage.db import make_engine
 from storage.models import CoupleRow, EntryRow
-from dialogues.model import Couple as CoupleState
 from tests.conftest import TOKEN, settings_for
 from tests.crash_safety import Couple, free_port, until
 
@@ -83,17 +83,27 @@ async def test_two_processes_lose_no_answer_when_both_partners_write_at_the_same
     ports = [free_port(), free_port()]
     urls = [f"http://127.0.0.1:{port}/telegram" for port in ports]
     bots = [
-        BotThread(settings_for(emulator, database_url, webhook_url=url, webhook_secret=SECRET,
-                               webhook_port=port, webhook_listen="127.0.0.1"))
-        for url, port in zip(urls, ports)
+        BotThread(
+            settings_for(
+                emulator,
+                database_url,
+                webhook_url=url,
+                webhook_secret=SECRET,
+                webhook_port=port,
+                webhook_listen="127.0.0.1",
+            )
+        )
+        for url, port in zip(urls, ports, strict=True)
     ]
     emulator.webhook_balance = urls  # deliveries alternate between the two processes
     try:
         for bot in bots:  # one after the other: the first applies the migrations
             await bot.start()
         rng = random.Random(5)
-        couples = [Couple(n, emulator.person(f"Anna{n}"), emulator.person(f"Ben{n}"), random.Random(rng.random()))
-                   for n in range(1, COUPLES + 1)]
+        couples = [
+            Couple(n, emulator.person(f"Anna{n}"), emulator.person(f"Ben{n}"), random.Random(rng.random()))
+            for n in range(1, COUPLES + 1)
+        ]
         await asyncio.gather(*(c.pair() for c in couples))
 
         async def rounds(couple: Couple) -> list[tuple[str, str]]:
@@ -103,7 +113,7 @@ async def test_two_processes_lose_no_answer_when_both_partners_write_at_the_same
 
         await until(lambda: emulator.pending_updates == 0, "every delivery to be answered", 30)
         reveals = "You have both answered."
-        for couple, pairs in zip(couples, answers):
+        for couple, pairs in zip(couples, answers, strict=True):
             for person in (couple.anna, couple.ben):
                 assert sum(reveals in t for t in person.texts()) == ROUNDS  # one reveal a round, none twice
                 for mine, theirs in pairs:

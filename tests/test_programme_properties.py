@@ -16,7 +16,12 @@ PRESS = st.tuples(st.just("press"), st.sampled_from(NAMES), st.integers(0, 12))
 TURN = st.tuples(st.just("turn"), st.text(min_size=1, max_size=20), st.integers(0, 12))
 ACTIONS = st.lists(
     st.one_of(  # weighted towards taking the turn, so runs go deep into the exercises
-        TURN, TURN, TURN, TURN, WRITE, PRESS,
+        TURN,
+        TURN,
+        TURN,
+        TURN,
+        WRITE,
+        PRESS,
         st.tuples(st.just("stale"), st.sampled_from(NAMES), st.integers(0, 20)),
         st.tuples(st.just("command"), st.sampled_from(NAMES), st.sampled_from(["menu", "pause", "help"])),
         st.tuples(st.just("later"), st.just("Anna"), st.integers(1, 30)),
@@ -29,7 +34,11 @@ def pending_texts(stage: Stage) -> list[str]:
     """Texts kept for later: held for a turn, waiting for the writer's choice after crisis words, asked, promised."""
     couple = stage.couple
     run = couple.run
-    texts = [h.text for h in couple.held + couple.unsent] + list(couple.saved_questions) + [p.question for p in couple.promises]
+    texts = (
+        [h.text for h in couple.held + couple.unsent]
+        + list(couple.saved_questions)
+        + [p.question for p in couple.promises]
+    )
     if run:
         texts += [run.text or ""] + [a.text for a in run.answers]
     return texts

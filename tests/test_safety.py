@@ -46,8 +46,14 @@ async def test_a_yes_to_any_screening_question_shows_help_and_offers_no_pairing(
 
 
 @pytest.mark.parametrize(
-    "country, line", [("United Kingdom", "Samaritans, 116 123"), ("United States", "988"), ("Belgium", "1712"),
-                      ("Ireland", "116 123"), ("Somewhere else", "findahelpline.com")],
+    "country, line",
+    [
+        ("United Kingdom", "Samaritans, 116 123"),
+        ("United States", "988"),
+        ("Belgium", "1712"),
+        ("Ireland", "116 123"),
+        ("Somewhere else", "findahelpline.com"),
+    ],
 )
 async def test_help_lines_follow_the_country(herstel, country, line):
     anna = herstel.person("Anna")
@@ -105,11 +111,20 @@ async def test_a_crisis_message_before_linking_gets_help_lines(herstel):
 
 
 NORMAL_TEXTS = [
-    "I could kill for a coffee right now.", "This silence is killing me.", "You hurt me so much.",
-    "I was hurt when you lied.", "You threatened to leave me last year.", "I felt like dying of shame.",
-    "Ik ga dood van schaamte.", "Je hebt me zo gekwetst.", "De klok sloeg twaalf toen je thuiskwam.",
-    "Ik sloeg dicht toen je het vertelde.", "I want to end this silence between us.", "We fought, but nobody hit anyone.",
-    "Ik wil een einde maken aan de leugens.", "I beat myself up about it every day.",
+    "I could kill for a coffee right now.",
+    "This silence is killing me.",
+    "You hurt me so much.",
+    "I was hurt when you lied.",
+    "You threatened to leave me last year.",
+    "I felt like dying of shame.",
+    "Ik ga dood van schaamte.",
+    "Je hebt me zo gekwetst.",
+    "De klok sloeg twaalf toen je thuiskwam.",
+    "Ik sloeg dicht toen je het vertelde.",
+    "I want to end this silence between us.",
+    "We fought, but nobody hit anyone.",
+    "Ik wil een einde maken aan de leugens.",
+    "I beat myself up about it every day.",
 ]
 
 
@@ -118,7 +133,7 @@ def test_the_crisis_word_lists_stay_quiet_on_ordinary_exercise_texts():
     for language in ("en", "nl"):
         for scenario in SCENARIOS.values():
             stage = Stage.linked(language)
-            scenario(stage, lambda en, nl: en if language == "en" else nl)
+            scenario(stage, lambda en, nl, language=language: en if language == "en" else nl)
             texts += [line.split(": ", 1)[1] for line in stage.lines if ": " in line and not line.startswith(" ")]
     assert len(texts) > 100
     assert [t for t in texts if has_signals(t)] == []
@@ -126,8 +141,16 @@ def test_the_crisis_word_lists_stay_quiet_on_ordinary_exercise_texts():
 
 @pytest.mark.parametrize(
     "text",
-    ["I want to kill myself", "Ik wil niet meer leven", "He hits me when he drinks", "Ze slaat me",
-     "I will hurt you if you leave", "Ik maak je af", "I've been cutting myself again", "Ik wil er een eind aan maken"],
+    [
+        "I want to kill myself",
+        "Ik wil niet meer leven",
+        "He hits me when he drinks",
+        "Ze slaat me",
+        "I will hurt you if you leave",
+        "Ik maak je af",
+        "I've been cutting myself again",
+        "Ik wil er een eind aan maken",
+    ],
 )
 def test_the_crisis_word_lists_catch_what_they_are_for(text):
     assert has_signals(text)

@@ -29,9 +29,15 @@ def herstel(*args: str, **env: str) -> subprocess.CompletedProcess:
     "env, says",
     [
         ({"TELEGRAM_BOT_TOKEN": "not-a-token"}, "Setting TELEGRAM_BOT_TOKEN is not valid"),
-        ({"TELEGRAM_BOT_TOKEN": "123456:" + "a" * 35, "HERSTEL_LOG_LEVEL": "LOUD"}, "Setting HERSTEL_LOG_LEVEL is not valid"),
+        (
+            {"TELEGRAM_BOT_TOKEN": "123456:" + "a" * 35, "HERSTEL_LOG_LEVEL": "LOUD"},
+            "Setting HERSTEL_LOG_LEVEL is not valid",
+        ),
         ({"TELEGRAM_BOT_TOKEN": "123456:" + "a" * 35}, "Setting HERSTEL_ENCRYPTION_KEYS is missing"),
-        ({"TELEGRAM_BOT_TOKEN": "123456:" + "a" * 35, "HERSTEL_ENCRYPTION_KEYS": "short"}, "Setting HERSTEL_ENCRYPTION_KEYS is not valid"),
+        (
+            {"TELEGRAM_BOT_TOKEN": "123456:" + "a" * 35, "HERSTEL_ENCRYPTION_KEYS": "short"},
+            "Setting HERSTEL_ENCRYPTION_KEYS is not valid",
+        ),
     ],
 )
 def test_a_bad_setting_stops_the_bot_with_one_clear_line(env, says):
@@ -45,7 +51,10 @@ def test_a_bad_setting_stops_the_bot_with_one_clear_line(env, says):
 def test_run_without_a_token_says_what_to_set():
     result = herstel("run")
     assert result.returncode == 2
-    assert result.stderr.strip() == "Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env."
+    assert (
+        result.stderr.strip()
+        == "Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env."
+    )
 
 
 def test_rotate_keys_needs_no_token_and_reports_what_it_did(tmp_path):

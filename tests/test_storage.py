@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -14,7 +14,7 @@ from sqlmodel import Session, SQLModel
 from storage import repo, secret
 from storage.db import HEAD, alembic_config, current_revision, make_engine, migrate
 
-NOW = datetime(2026, 3, 2, 19, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)
 
 
 def test_an_empty_database_migrates_to_head(database_url):
@@ -85,7 +85,9 @@ def test_saving_a_world_writes_only_what_changed(database_url):
         session.commit()
 
     writes: list[str] = []
-    event.listen(engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: writes.append(sql.split()[0].upper()))
+    event.listen(
+        engine, "before_cursor_execute", lambda conn, cursor, sql, *rest: writes.append(sql.split()[0].upper())
+    )
 
     def load_and_save(change) -> World:
         writes.clear()
@@ -131,19 +133,30 @@ def test_calls_to_someone_who_blocked_the_bot_are_held_until_they_are_back(datab
     engine = make_engine(database_url)
     command.upgrade(alembic_config(engine), "0001")  # a database from before `held`
     with engine.begin() as connection:
-        connection.execute(text(
-            "INSERT INTO people (user_id, first_name, language, phase, menu, time_zone, screened, checkin_at, reachable, created_at)"
-            " VALUES (1, 'Anna', 'en', 'linked', 0, 'Europe/Amsterdam', 4, '20:00', false, :now),"
-            " (2, 'Ben', 'en', 'linked', 0, 'Europe/Amsterdam', 4, '20:00', true, :now)"), {"now": NOW})
+        connection.execute(
+            text(
+                "INSERT INTO people (user_id, first_name, language, phase, menu, time_zone, screened, checkin_at, reachable, created_at)"
+                " VALUES (1, 'Anna', 'en', 'linked', 0, 'Europe/Amsterdam', 4, '20:00', false, :now),"
+                " (2, 'Ben', 'en', 'linked', 0, 'Europe/Amsterdam', 4, '20:00', true, :now)"
+            ),
+            {"now": NOW},
+        )
         for chat, words, sent in ((1, "sent before", NOW), (1, "waiting for Anna", None), (2, "for Ben", None)):
-            connection.execute(text("INSERT INTO outbox (chat_id, method, payload, created_at, sent_at, failed)"
-                                    " VALUES (:chat, 'sendMessage', :payload, :now, :sent, false)"),
-                               {"chat": chat, "payload": secret.encrypt(f'{{"text": "{words}"}}'), "now": NOW, "sent": sent})
+            connection.execute(
+                text(
+                    "INSERT INTO outbox (chat_id, method, payload, created_at, sent_at, failed)"
+                    " VALUES (:chat, 'sendMessage', :payload, :now, :sent, false)"
+                ),
+                {"chat": chat, "payload": secret.encrypt(f'{{"text": "{words}"}}'), "now": NOW, "sent": sent},
+            )
     migrate(engine)
 
     def held() -> list[tuple[int, bool]]:
         with engine.connect() as connection:
-            return [(chat, bool(flag)) for chat, flag in connection.execute(text("SELECT chat_id, held FROM outbox ORDER BY id"))]
+            return [
+                (chat, bool(flag))
+                for chat, flag in connection.execute(text("SELECT chat_id, held FROM outbox ORDER BY id"))
+            ]
 
     assert held() == [(1, True), (2, False)]  # the copy of a sent call is gone; what waits for Anna is held
     with Session(engine) as session:
@@ -172,7 +185,9 @@ def test_two_processes_starting_at_once_migrate_the_database_once(database_url):
     from sqlalchemy.engine import make_url
 
     url = make_url(database_url)  # a lock waited on longer than this fails the start, instead of hanging it
-    url = url.update_query_dict({"options": f"{url.query['options']} -c lock_timeout=20s"}).render_as_string(hide_password=False)
+    url = url.update_query_dict({"options": f"{url.query['options']} -c lock_timeout=20s"}).render_as_string(
+        hide_password=False
+    )
     engines = [make_engine(url) for _ in range(3)]
     start, failures = threading.Barrier(len(engines)), []
 

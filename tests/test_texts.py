@@ -11,17 +11,63 @@ from dialogues import daily, engine, programme
 from dialogues.texts import LANGUAGES, Texts, keys, language_for, variables
 
 SAMPLE = {
-    "partner": "Anna", "name": "Anna", "token": "abc", "role": "hurt", "text": "<hallo> & 'doei'",
-    "exercise": "room", "suggested": "naming", "mine": "<hallo>", "theirs": "<hallo>", "turn": "Anna",
-    "paused": False, "coach": True, "limit": 3, "round": 2, "done": ["room", "naming"], "plan": "<hallo>",
-    "proposals": ["<hallo>", "walk"], "question": "<hallo>", "country": "nl", "number": 1, "zone": "Amsterdam", "at": "20:00", "until": "", "city": "Amsterdam",
-    "days": 3, "my_score": 3, "my_word": "<hallo>", "their_score": 4, "their_word": "<hallo>",
-    "data": {"settings": {"first_name": "<hallo>", "language": "nl", "country": None, "time_zone": "x", "role": None,
-             "since": "x"}, "links": [], "consents": [], "written": [], "shared_with_me": []},
+    "partner": "Anna",
+    "name": "Anna",
+    "token": "abc",
+    "role": "hurt",
+    "text": "<hallo> & 'doei'",
+    "exercise": "room",
+    "suggested": "naming",
+    "mine": "<hallo>",
+    "theirs": "<hallo>",
+    "turn": "Anna",
+    "paused": False,
+    "coach": True,
+    "limit": 3,
+    "round": 2,
+    "done": ["room", "naming"],
+    "plan": "<hallo>",
+    "proposals": ["<hallo>", "walk"],
+    "question": "<hallo>",
+    "country": "nl",
+    "number": 1,
+    "zone": "Amsterdam",
+    "at": "20:00",
+    "until": "",
+    "city": "Amsterdam",
+    "days": 3,
+    "my_score": 3,
+    "my_word": "<hallo>",
+    "their_score": 4,
+    "their_word": "<hallo>",
+    "data": {
+        "settings": {
+            "first_name": "<hallo>",
+            "language": "nl",
+            "country": None,
+            "time_zone": "x",
+            "role": None,
+            "since": "x",
+        },
+        "links": [],
+        "consents": [],
+        "written": [],
+        "shared_with_me": [],
+    },
     # A couple's therapist (tests/test_therapist.py checks its keys are named and exist).
-    "therapist": "<hallo>", "practice": "<hallo>", "register": "<hallo>", "asker": "Anna", "opened": False,
-    "asked": True, "reason": "used", "couple": "<hallo> & Ben", "current": True, "count": 2, "actor": "Ben",
-    "names": "Anna & Ben", "entries": [{"at": "2026-03-02 20:00", "author": "<hallo>", "exercise": "room", "text": "<hallo>"}],
+    "therapist": "<hallo>",
+    "practice": "<hallo>",
+    "register": "<hallo>",
+    "asker": "Anna",
+    "opened": False,
+    "asked": True,
+    "reason": "used",
+    "couple": "<hallo> & Ben",
+    "current": True,
+    "count": 2,
+    "actor": "Ben",
+    "names": "Anna & Ben",
+    "entries": [{"at": "2026-03-02 20:00", "author": "<hallo>", "exercise": "room", "text": "<hallo>"}],
 }
 
 
@@ -40,7 +86,10 @@ def test_every_text_renders_and_escapes_what_people_wrote(language):
     for key in keys(language) - {k for k in keys(language) if k.startswith("_")}:  # partials render inside others
         rendered = texts.render(language, key, **SAMPLE)
         assert rendered, key
-        assert "<hallo>" not in rendered or key in ("export.readable", "therapist.history_file")  # plain-text files, not HTML
+        assert "<hallo>" not in rendered or key in (
+            "export.readable",
+            "therapist.history_file",
+        )  # plain-text files, not HTML
 
 
 def test_every_key_the_engine_names_exists():

@@ -47,7 +47,11 @@ def test_every_key_the_therapist_flow_names_exists_in_both_languages():
     named |= set(re.findall(r'"((?:therapist|consent)\.[a-z_.]+)"', THERAPIST_SOURCE))
     named |= {relay.key for relay in therapist.RELAY.values()}
     named |= {f"button.{c}" for choices in therapist.QUESTIONS.values() for c in choices}
-    named |= {f"button.{c}" for c in therapist.CONSENT_CHOICES} | {"button.couple", "commands.therapist", "commands.couples"}
+    named |= {f"button.{c}" for c in therapist.CONSENT_CHOICES} | {
+        "button.couple",
+        "commands.therapist",
+        "commands.couples",
+    }
     assert len(named) > 60
     assert named - keys("en") == set()
     assert named - keys("nl") == set()
@@ -115,8 +119,10 @@ def test_a_decline_tells_the_therapist_only_that_the_couple_did_not_confirm(decl
     stage.press(other, "allow")
     stage.press(decliner, "refuse")
     told = stage.last("Marieke")
-    assert told == "An update.\nA couple did not confirm your request to follow their work. You receive nothing from " \
-                   "their thread. Perhaps it is something to talk about in your next conversation."
+    assert (
+        told == "An update.\nA couple did not confirm your request to follow their work. You receive nothing from "
+        "their thread. Perhaps it is something to talk about in your next conversation."
+    )
     assert stage.care_of().status is CareStatus.DECLINED
     assert "not by whom" in stage.last(decliner)
     assert "will not follow your work" in stage.last(other)
@@ -185,8 +191,10 @@ def test_the_therapist_writes_to_both_and_suggests_an_exercise():
     with_therapist(stage)
     stage.write("Marieke", "Go gently this week.")
     for partner in ("Anna", "Ben"):
-        assert stage.last(partner) == "New message.\nFrom your therapist, <b>Marieke de Vries</b>, to you both:\n" \
-                                      "<blockquote>Go gently this week.</blockquote>"
+        assert (
+            stage.last(partner) == "New message.\nFrom your therapist, <b>Marieke de Vries</b>, to you both:\n"
+            "<blockquote>Go gently this week.</blockquote>"
+        )
     assert stage.last("Marieke") == "Sent to <b>Anna &amp; Ben</b>. They both receive it."
     stage.command("Marieke", "menu")
     stage.press("Marieke", "naming")
@@ -244,7 +252,13 @@ def test_a_therapist_never_writes_into_an_exercise_turn_or_acts_as_a_partner():
     assert stage.couples["c1"] == before  # no turn taken, nothing held
     assert "partner.says" not in says(stage)
     assert "From your therapist" in stage.last("Anna") and "From your therapist" in stage.last("Ben")
-    for data in (turn_data, f"{stage.person('Marieke').menu}:said", "1:room", "ci:x:3", f"care:{stage.care_of().id}:allow"):
+    for data in (
+        turn_data,
+        f"{stage.person('Marieke').menu}:said",
+        "1:room",
+        "ci:x:3",
+        f"care:{stage.care_of().id}:allow",
+    ):
         stage.press_data("Marieke", data)
         assert says(stage) == ["press.stale"]
         assert stage.couples["c1"] == before
@@ -371,8 +385,12 @@ def test_two_couples_sharing_a_therapist_never_cross():
     stage.press("Marieke", "c2")
     stage.write("Marieke", "For Cleo and Dirk.")
     assert "Sent to <b>Cleo &amp; Dirk</b>" in stage.last("Marieke")
-    for name, mine, theirs in (("Anna", "Anna's", "Cleo's"), ("Ben", "Anna's", "Cleo's"),
-                               ("Cleo", "Cleo's", "Anna's"), ("Dirk", "Cleo's", "Anna's")):
+    for name, _mine, theirs in (
+        ("Anna", "Anna's", "Cleo's"),
+        ("Ben", "Anna's", "Cleo's"),
+        ("Cleo", "Cleo's", "Anna's"),
+        ("Dirk", "Cleo's", "Anna's"),
+    ):
         received = stage.received(name)
         assert theirs not in received
         assert ("For Anna and Ben." in received) == (name in ("Anna", "Ben"))
@@ -484,8 +502,13 @@ def therapist_flow(s: CareStage, say) -> None:
     s.later(hours=1)
     s.command("Ben", "menu")
     s.press("Ben", "naming")
-    s.write("Ben", say("I had an affair for six months and lied to you about it. It was my choice.",
-                       "Ik had een half jaar een verhouding en loog daarover tegen je. Het was mijn keuze."))
+    s.write(
+        "Ben",
+        say(
+            "I had an affair for six months and lied to you about it. It was my choice.",
+            "Ik had een half jaar een verhouding en loog daarover tegen je. Het was mijn keuze.",
+        ),
+    )
     s.press("Ben", "send")
     s.press("Anna", "read")
     s.write("Marieke", say("Thank you both. That took courage.", "Dank jullie wel. Dat vroeg moed."))
@@ -509,7 +532,9 @@ def declined(s: CareStage, say) -> None:
 
 def two_couples(s: CareStage, say) -> None:
     with_therapist(s, couple_id="c1")
-    with_therapist(s, couple_id="c2", details=("Marieke de Vries", say("De Linde couples practice", "Praktijk De Linde"), None))
+    with_therapist(
+        s, couple_id="c2", details=("Marieke de Vries", say("De Linde couples practice", "Praktijk De Linde"), None)
+    )
     s.command("Cleo", "menu")
     s.press("Cleo", "trust")
     s.write("Cleo", say("I will not check your phone this week.", "Ik kijk deze week niet in je telefoon."))

@@ -13,29 +13,65 @@ from tests.test_pairing import WORDS, pair, pass_screen
 
 TH = {
     "en": {
-        "welcome": "What is your name, as your clients know you?", "practice": "What is the name of your practice?",
-        "register": "professional register number", "skip": "Skip", "request": "would like to follow your work",
-        "not_verified": "(as given; not verified by Herstel)", "no_register": "No register number given.",
-        "allow": "Allow", "refuse": "Don't allow", "share": "Yes, share it", "keep": "Keep it between us",
-        "joined": "have both allowed you", "waiting_for": "joins once", "not_confirmed": "did not confirm your request",
-        "from_therapist": "From your therapist", "sent": "Sent to", "suggests": "suggests an exercise",
-        "remove": "Remove the therapist", "removed": "have ended your access", "removed_partner": "has removed",
-        "used": "already been used", "choose": "Who would you like to talk to?", "no_couples": "not following any couple",
-        "couple_name": "Naming what happened", "practice_name": "De Linde couples practice", "shared": "You both said yes.",
-        "message": "Please take the time you need this week.", "trust": "Giving trust", "give": "I will not check your phone.",
+        "welcome": "What is your name, as your clients know you?",
+        "practice": "What is the name of your practice?",
+        "register": "professional register number",
+        "skip": "Skip",
+        "request": "would like to follow your work",
+        "not_verified": "(as given; not verified by Herstel)",
+        "no_register": "No register number given.",
+        "allow": "Allow",
+        "refuse": "Don't allow",
+        "share": "Yes, share it",
+        "keep": "Keep it between us",
+        "joined": "have both allowed you",
+        "waiting_for": "joins once",
+        "not_confirmed": "did not confirm your request",
+        "from_therapist": "From your therapist",
+        "sent": "Sent to",
+        "suggests": "suggests an exercise",
+        "remove": "Remove the therapist",
+        "removed": "have ended your access",
+        "removed_partner": "has removed",
+        "used": "already been used",
+        "choose": "Who would you like to talk to?",
+        "no_couples": "not following any couple",
+        "couple_name": "Naming what happened",
+        "practice_name": "De Linde couples practice",
+        "shared": "You both said yes.",
+        "message": "Please take the time you need this week.",
+        "trust": "Giving trust",
+        "give": "I will not check your phone.",
     },
     "nl": {
-        "welcome": "Wat is je naam, zoals je cliënten je kennen?", "practice": "Hoe heet je praktijk?",
-        "register": "registratienummer", "skip": "Overslaan", "request": "wil als jullie therapeut meelezen",
-        "not_verified": "(zoals opgegeven; niet gecontroleerd door Herstel)", "no_register": "Geen registratienummer opgegeven.",
-        "allow": "Toestaan", "refuse": "Niet toestaan", "share": "Ja, delen", "keep": "Houd het tussen ons",
-        "joined": "hebben het allebei toegestaan", "waiting_for": "leest mee zodra", "not_confirmed": "niet bevestigd",
-        "from_therapist": "Van jullie therapeut", "sent": "Verstuurd naar", "suggests": "stelt een oefening voor",
-        "remove": "Therapeut weghalen", "removed": "hebben je toegang tot hun gesprek beëindigd",
-        "removed_partner": "heeft Marieke de Vries weggehaald", "used": "al gebruikt",
-        "choose": "Met wie wil je praten?", "no_couples": "bij geen enkel stel mee",
-        "couple_name": "Uitspreken wat er gebeurde", "practice_name": "Praktijk De Linde", "shared": "Jullie zeiden allebei ja.",
-        "message": "Neem deze week de tijd die je nodig hebt.", "trust": "Vertrouwen geven",
+        "welcome": "Wat is je naam, zoals je cliënten je kennen?",
+        "practice": "Hoe heet je praktijk?",
+        "register": "registratienummer",
+        "skip": "Overslaan",
+        "request": "wil als jullie therapeut meelezen",
+        "not_verified": "(zoals opgegeven; niet gecontroleerd door Herstel)",
+        "no_register": "Geen registratienummer opgegeven.",
+        "allow": "Toestaan",
+        "refuse": "Niet toestaan",
+        "share": "Ja, delen",
+        "keep": "Houd het tussen ons",
+        "joined": "hebben het allebei toegestaan",
+        "waiting_for": "leest mee zodra",
+        "not_confirmed": "niet bevestigd",
+        "from_therapist": "Van jullie therapeut",
+        "sent": "Verstuurd naar",
+        "suggests": "stelt een oefening voor",
+        "remove": "Therapeut weghalen",
+        "removed": "hebben je toegang tot hun gesprek beëindigd",
+        "removed_partner": "heeft Marieke de Vries weggehaald",
+        "used": "al gebruikt",
+        "choose": "Met wie wil je praten?",
+        "no_couples": "bij geen enkel stel mee",
+        "couple_name": "Uitspreken wat er gebeurde",
+        "practice_name": "Praktijk De Linde",
+        "shared": "Jullie zeiden allebei ja.",
+        "message": "Neem deze week de tijd die je nodig hebt.",
+        "trust": "Vertrouwen geven",
         "give": "Ik kijk niet meer in je telefoon.",
     },
 }
@@ -76,15 +112,23 @@ async def request(herstel, asker, therapist, th, register: str | None = "BIG 123
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
-async def test_a_therapist_joins_with_both_consents_reads_shared_history_writes_suggests_and_is_removed(herstel, language):
+async def test_a_therapist_joins_with_both_consents_reads_shared_history_writes_suggests_and_is_removed(
+    herstel, language
+):
     th, say = TH[language], SAY[language]
     anna, ben = herstel.person("Anna", language), herstel.person("Ben", language)
     marieke = herstel.person("Marieke", language)
     await pair(herstel, anna, ben, WORDS[language])  # Anna damaged the trust
 
     # Before the therapist: Anna names what happened; Ben reads it.
-    await act(herstel, (anna, "write", "/menu"), (anna, "press", say["naming"]), (anna, "write", say["naming_text"]),
-              (anna, "press", say["send"]), (ben, "press", say["read"]))
+    await act(
+        herstel,
+        (anna, "write", "/menu"),
+        (anna, "press", say["naming"]),
+        (anna, "write", say["naming_text"]),
+        (anna, "press", say["send"]),
+        (ben, "press", say["read"]),
+    )
     herstel.clock.advance(hours=1)
 
     link = await request(herstel, anna, marieke, th)
@@ -178,10 +222,20 @@ async def test_one_therapist_follows_two_couples_and_nothing_crosses(herstel, la
     assert "Cleo &amp; Dirk" in marieke.last.html
 
     # Each couple works; the therapist gets each under its own name.
-    await act(herstel, (anna, "write", "/menu"), (anna, "press", say["naming"]), (anna, "write", "Anna's words."),
-              (anna, "press", say["send"]))
-    await act(herstel, (cleo, "write", "/menu"), (cleo, "press", say["naming"]), (cleo, "write", "Cleo's words."),
-              (cleo, "press", say["send"]))
+    await act(
+        herstel,
+        (anna, "write", "/menu"),
+        (anna, "press", say["naming"]),
+        (anna, "write", "Anna's words."),
+        (anna, "press", say["send"]),
+    )
+    await act(
+        herstel,
+        (cleo, "write", "/menu"),
+        (cleo, "press", say["naming"]),
+        (cleo, "write", "Cleo's words."),
+        (cleo, "press", say["send"]),
+    )
     relays = marieke.texts()
     assert any("Anna's words." in t and "Anna & Ben" in t and "Cleo" not in t for t in relays)
     assert any("Cleo's words." in t and "Cleo & Dirk" in t and "Anna" not in t for t in relays)
@@ -191,7 +245,12 @@ async def test_one_therapist_follows_two_couples_and_nothing_crosses(herstel, la
     await act(herstel, (marieke, "write", "/couples"))
     assert marieke.last.button_texts == ["Anna & Ben", "Cleo & Dirk"]
     await act(herstel, (marieke, "press", "Cleo & Dirk"), (marieke, "write", "For Cleo and Dirk."))
-    for person, mine, theirs in ((anna, "Anna", "Cleo"), (ben, "Anna", "Cleo"), (cleo, "Cleo", "Anna"), (dirk, "Cleo", "Anna")):
+    for person, mine, theirs in (
+        (anna, "Anna", "Cleo"),
+        (ben, "Anna", "Cleo"),
+        (cleo, "Cleo", "Anna"),
+        (dirk, "Cleo", "Anna"),
+    ):
         received = " ".join(person.texts())
         assert f"For {mine} and" in received and f"For {theirs} and" not in received
         assert f"{theirs}'s words." not in received
@@ -208,8 +267,13 @@ async def test_a_therapist_who_erases_themselves_leaves_no_details_and_receives_
         row = session.execute(text("SELECT status, name, practice, register_number, therapist_id FROM cares")).one()
     assert tuple(row) == ("left", None, None, None, 0)
     seen = len(marieke.inbox)
-    await act(herstel, (anna, "write", "/menu"), (anna, "press", say["naming"]), (anna, "write", say["naming_text"]),
-              (anna, "press", say["send"]))
+    await act(
+        herstel,
+        (anna, "write", "/menu"),
+        (anna, "press", say["naming"]),
+        (anna, "write", say["naming_text"]),
+        (anna, "press", say["send"]),
+    )
     assert marieke.inbox[seen:] == []
     await act(herstel, (ben, "write", "/therapist"))
     assert "?start=th_" in ben.last.text  # the couple can ask someone again

@@ -28,7 +28,13 @@ def room(s: Stage, say) -> None:
     s.press("Anna", "not_quite")
     s.write("Anna", say("Not only angry. Humiliated.", "Niet alleen boos. Vernederd."))
     s.press("Anna", "said")
-    s.write("Ben", say("You feel angry, and humiliated that you found out like that.", "Je bent boos, en je voelt je vernederd omdat je het zo ontdekte."))
+    s.write(
+        "Ben",
+        say(
+            "You feel angry, and humiliated that you found out like that.",
+            "Je bent boos, en je voelt je vernederd omdat je het zo ontdekte.",
+        ),
+    )
     s.press("Anna", "yes")
 
 
@@ -37,7 +43,13 @@ def naming(s: Stage, say) -> None:
     s.press("Ben", "naming")
     s.write("Ben", say("I lied to you, but I was lonely.", "Ik heb tegen je gelogen, maar ik was eenzaam."))
     s.press("Ben", "rewrite")
-    s.write("Ben", say("I had an affair for six months and lied to you about it. It was my choice.", "Ik had een half jaar een verhouding en loog daarover tegen je. Het was mijn keuze."))
+    s.write(
+        "Ben",
+        say(
+            "I had an affair for six months and lied to you about it. It was my choice.",
+            "Ik had een half jaar een verhouding en loog daarover tegen je. Het was mijn keuze.",
+        ),
+    )
     s.press("Ben", "send")
     s.press("Anna", "read")
 
@@ -47,11 +59,21 @@ def impact(s: Stage, say) -> None:
     s.press("Anna", "impact")
     s.write("Anna", say("I can't sleep. I check your phone.", "Ik slaap niet. Ik controleer je telefoon."))
     s.press("Anna", "said")
-    s.write("Ben", say("What I hear you saying is that you can't rest anymore.", "Wat ik je hoor zeggen is dat je geen rust meer hebt."))
+    s.write(
+        "Ben",
+        say(
+            "What I hear you saying is that you can't rest anymore.",
+            "Wat ik je hoor zeggen is dat je geen rust meer hebt.",
+        ),
+    )
     s.press("Anna", "yes")
-    s.write("Ben", say("I feel ashamed when I see what I did to you.", "Ik schaam me als ik zie wat ik je heb aangedaan."))
+    s.write(
+        "Ben", say("I feel ashamed when I see what I did to you.", "Ik schaam me als ik zie wat ik je heb aangedaan.")
+    )
     s.press("Ben", "said")
-    s.write("Anna", say("What I hear you saying is that you are ashamed.", "Wat ik je hoor zeggen is dat je je schaamt."))
+    s.write(
+        "Anna", say("What I hear you saying is that you are ashamed.", "Wat ik je hoor zeggen is dat je je schaamt.")
+    )
     s.press("Ben", "yes")
 
 
@@ -93,7 +115,13 @@ def safety(s: Stage, say) -> None:
     s.write("Anna", say("When the kids laughed at dinner.", "Toen de kinderen lachten bij het eten."))
     s.write("Ben", say("I am scared you will leave.", "Ik ben bang dat je weggaat."))
     s.press("Ben", "said")
-    s.write("Anna", say("What I hear you saying is that you are scared of losing me.", "Wat ik je hoor zeggen is dat je bang bent mij kwijt te raken."))
+    s.write(
+        "Anna",
+        say(
+            "What I hear you saying is that you are scared of losing me.",
+            "Wat ik je hoor zeggen is dat je bang bent mij kwijt te raken.",
+        ),
+    )
     s.press("Ben", "yes")
 
 
@@ -101,7 +129,13 @@ def trust(s: Stage, say) -> None:
     s.command("Anna", "menu")
     s.press("Anna", "trust")
     s.write("Anna", say("I will not check your phone this week.", "Ik kijk deze week niet in je telefoon."))
-    s.write("Ben", say("I will tell you where I am, without you asking.", "Ik vertel je waar ik ben, zonder dat je het hoeft te vragen."))
+    s.write(
+        "Ben",
+        say(
+            "I will tell you where I am, without you asking.",
+            "Ik vertel je waar ik ben, zonder dat je het hoeft te vragen.",
+        ),
+    )
 
 
 def reconnection(s: Stage, say) -> None:
@@ -129,7 +163,13 @@ def pause_and_pacing(s: Stage, say) -> None:
     s.command("Anna", "menu")
     s.press("Anna", "resume")
     s.press("Anna", "said")
-    s.write("Ben", say("What I hear is that you wonder if I am still here.", "Wat ik je hoor zeggen is dat je je afvraagt of ik er nog ben."))
+    s.write(
+        "Ben",
+        say(
+            "What I hear is that you wonder if I am still here.",
+            "Wat ik je hoor zeggen is dat je je afvraagt of ik er nog ben.",
+        ),
+    )
     s.press("Anna", "yes")
     s.command("Anna", "menu")
     s.press("Anna", "impact")
@@ -141,7 +181,10 @@ def pause_and_pacing(s: Stage, say) -> None:
     s.press("Ben", "stop")
 
 
-SCENARIOS = {f.__name__: f for f in (room, naming, impact, three_rounds, questions, safety, trust, reconnection, pause_and_pacing)}
+SCENARIOS = {
+    f.__name__: f
+    for f in (room, naming, impact, three_rounds, questions, safety, trust, reconnection, pause_and_pacing)
+}
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])

@@ -24,8 +24,12 @@ SECRET = "webhook-secret_0123456789"
 async def hooked(database_url, private_logs):
     """A running Herstel in webhook mode, and the emulator that delivers to it."""
     port = free_port()
-    webhook_settings = dict(webhook_url=f"http://127.0.0.1:{port}/telegram", webhook_secret=SECRET,
-                            webhook_port=port, webhook_listen="127.0.0.1")
+    webhook_settings = dict(
+        webhook_url=f"http://127.0.0.1:{port}/telegram",
+        webhook_secret=SECRET,
+        webhook_port=port,
+        webhook_listen="127.0.0.1",
+    )
     async with running(database_url, private_logs, lambda emulator: webhook_settings) as scene:
         yield scene
     assert SECRET not in private_logs.text
@@ -49,7 +53,10 @@ async def test_the_bot_sets_its_webhook_with_a_secret_and_a_couple_talks_through
 
 @pytest.mark.parametrize("header", [None, "wrong-secret", SECRET + "x"])
 async def test_a_request_without_the_right_secret_is_refused_and_not_stored(hooked, header):
-    update = {"update_id": 1, "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "hi"}}
+    update = {
+        "update_id": 1,
+        "message": {"message_id": 1, "date": 0, "chat": {"id": 5, "type": "private"}, "text": "hi"},
+    }
     headers = {webhook.SECRET_HEADER: header} if header else {}
     async with httpx.AsyncClient() as client:
         answer = await client.post(hook_url(hooked), json=update, headers=headers)

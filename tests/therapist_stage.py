@@ -143,7 +143,11 @@ class CareStage:
         if couple is None:
             return World(me=me)
         other = next(m for m in couple.member_ids if m != user_id)
-        live = [c for c in self.cares.values() if c.couple_id == couple.id and c.status in (CareStatus.REQUESTED, CareStatus.ACTIVE)]
+        live = [
+            c
+            for c in self.cares.values()
+            if c.couple_id == couple.id and c.status in (CareStatus.REQUESTED, CareStatus.ACTIVE)
+        ]
         care = max(live, key=lambda c: c.created_at) if live else None
         therapist = self.people.get(care.therapist_id) if care and care.therapist_id else None
         return World(me=me, partner=self.people.get(other), couple=couple, care=care, therapist=therapist)
@@ -155,17 +159,27 @@ class CareStage:
         if token:
             care = next((c for c in self.cares.values() if LINK_PREFIX + c.token == token), None)
         elif me and me.couple_id:
-            care = next((c for c in self.cares.values() if c.couple_id == me.couple_id and c.therapist_id == user_id
-                         and c.status is CareStatus.ACTIVE), None)
+            care = next(
+                (
+                    c
+                    for c in self.cares.values()
+                    if c.couple_id == me.couple_id and c.therapist_id == user_id and c.status is CareStatus.ACTIVE
+                ),
+                None,
+            )
         else:
             care = None
         couple = self.couples.get(care.couple_id) if care else None
-        members = tuple(self.people[m] for m in couple.member_ids if m != user_id and m in self.people) if couple else ()
+        members = (
+            tuple(self.people[m] for m in couple.member_ids if m != user_id and m in self.people) if couple else ()
+        )
         therapist = self.people.get(care.therapist_id) if care and care.therapist_id not in (None, user_id) else None
         followed = tuple(
             Followed(c.couple_id, tuple(self.people[m].first_name for m in self.couples[c.couple_id].member_ids))
             for c in sorted(self.cares.values(), key=lambda c: (c.joined_at or self.now, c.couple_id))
-            if c.therapist_id == user_id and c.status is CareStatus.ACTIVE and self.couples[c.couple_id].ended_at is None
+            if c.therapist_id == user_id
+            and c.status is CareStatus.ACTIVE
+            and self.couples[c.couple_id].ended_at is None
         )
         return World(me=me, couple=couple, care=care, members=members, therapist=therapist, followed=followed)
 
@@ -204,7 +218,9 @@ class CareStage:
     def _share(self, world: World, share: ShareHistory) -> None:
         texts = [r.text for couple_id, r, at in self.journal if couple_id == world.couple.id and at < share.until]
         self.files.setdefault(world.therapist.first_name, []).extend(texts)
-        self.lines.append(f"  → {world.therapist.first_name}: (a file: what {share.couple} wrote before, {len(texts)} messages)")
+        self.lines.append(
+            f"  → {world.therapist.first_name}: (a file: what {share.couple} wrote before, {len(texts)} messages)"
+        )
 
     # Reading -----------------------------------------------------------------------
 
@@ -224,7 +240,7 @@ class CareStage:
         """Messages to `name` since the previous take."""
         seen = getattr(self, "_seen", {})
         self._seen = seen
-        new = self.inbox[name][seen.get(name, 0):]
+        new = self.inbox[name][seen.get(name, 0) :]
         seen[name] = len(self.inbox[name])
         return [m.text for m in new]
 
@@ -239,16 +255,26 @@ class CareStage:
         return "\n".join(self.lines) + "\n"
 
 
-def with_therapist(stage: CareStage, therapist: str = "Marieke", couple_id: str = "c1", asker: str | None = None,
-                   details: tuple[str, str, str | None] = ("Marieke de Vries", "Praktijk De Linde", "BIG 12345678901")) -> None:
+def with_therapist(
+    stage: CareStage,
+    therapist: str = "Marieke",
+    couple_id: str = "c1",
+    asker: str | None = None,
+    details: tuple[str, str, str | None] = ("Marieke de Vries", "Praktijk De Linde", "BIG 12345678901"),
+) -> None:
     """The whole way in: a link, the therapist's details, and both partners allowing it."""
     request(stage, therapist, couple_id, asker, details)
     for member in stage.couples[couple_id].member_ids:
         stage.press(stage.people[member].first_name, "allow")
 
 
-def request(stage: CareStage, therapist: str = "Marieke", couple_id: str = "c1", asker: str | None = None,
-            details: tuple[str, str, str | None] = ("Marieke de Vries", "Praktijk De Linde", "BIG 12345678901")) -> None:
+def request(
+    stage: CareStage,
+    therapist: str = "Marieke",
+    couple_id: str = "c1",
+    asker: str | None = None,
+    details: tuple[str, str, str | None] = ("Marieke de Vries", "Praktijk De Linde", "BIG 12345678901"),
+) -> None:
     """A partner makes a link, the therapist opens it and gives their details: both are asked."""
     asker = asker or stage.people[stage.couples[couple_id].member_ids[0]].first_name
     if therapist not in stage.names:

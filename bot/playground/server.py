@@ -14,7 +14,7 @@ import logging
 import shutil
 import sys
 import tempfile
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -57,7 +57,7 @@ class PlaygroundClock:
         self.offset = timedelta(0)
 
     def __call__(self) -> datetime:
-        return datetime.now(timezone.utc) + self.offset
+        return datetime.now(UTC) + self.offset
 
     def advance(self, delta: timedelta) -> None:
         if delta < timedelta(0):
@@ -71,8 +71,9 @@ class PlaygroundClock:
 class Playground:
     """`await start()` returns the page address; `await stop()` ends everything."""
 
-    def __init__(self, settings: Settings, *, keep: bool = False, folder: Path | None = None,
-                 port: int | None = None) -> None:
+    def __init__(
+        self, settings: Settings, *, keep: bool = False, folder: Path | None = None, port: int | None = None
+    ) -> None:
         self.settings = settings
         self.keep = keep
         self.folder = folder  # where throw-away database folders go; None: the system's temp folder
@@ -137,12 +138,14 @@ class Playground:
             Seat(key, name, role, self.emulator.person(name, language_code=self.settings.default_language))
             for key, name, role in PEOPLE
         ]
-        settings = self.settings.model_copy(update={
-            "telegram_bot_token": SecretStr(FAKE_TOKEN),
-            "bot_api_url": self.emulator.url,
-            "database_url": f"sqlite:///{self.database_path}",
-            "encryption_keys": SecretStr(",".join(self._keys)),
-        })
+        settings = self.settings.model_copy(
+            update={
+                "telegram_bot_token": SecretStr(FAKE_TOKEN),
+                "bot_api_url": self.emulator.url,
+                "database_url": f"sqlite:///{self.database_path}",
+                "encryption_keys": SecretStr(",".join(self._keys)),
+            }
+        )
         self.bot = HerstelBot(settings, clock=self.clock)
         await self.bot.start()
 
