@@ -256,6 +256,13 @@ SCENES = {
     "strangers": (),
     "linked": (pair, checkins_asked),
     "with a therapist": (pair, therapist_joins, checkins_asked, exercise_begun),
+    "an exercise's menu open": (
+        pair,
+        therapist_joins,
+        checkins_asked,
+        exercise_begun,
+        lambda s: s.command("Anna", "menu"),
+    ),
     "after /leave": (pair, therapist_joins, checkins_asked, exercise_begun, lambda s: leave(s, "Anna")),
     "after /delete": (pair, therapist_joins, checkins_asked, exercise_begun, lambda s: delete(s, "Ben")),
     "after the therapist left": (pair, therapist_joins, checkins_asked, lambda s: remove_therapist(s)),
@@ -327,6 +334,8 @@ ACTION = st.one_of(
     st.tuples(st.just("newest"), WHO, st.integers(0, 20)),
     st.tuples(st.just("old_checkin"), WHO, st.integers(0, 10)),  # a check-in button ever shown
     st.tuples(st.just("forged"), WHO, FORGED),
+    st.tuples(st.just("guessed"), WHO, st.integers(0, 60)),  # the newest menu's number, any choice of its question
+    st.tuples(st.just("guessed"), WHO, st.integers(0, 60)),
     st.tuples(st.just("command"), WHO, st.sampled_from([*COMMANDS, "country", "nonsense"])),
     st.tuples(st.just("start"), WHO, st.integers(-2, 20)),  # a link seen by anyone, or none, or unknown
     st.tuples(
@@ -355,6 +364,11 @@ def perform(shell: Shell, kind: str, name: str, value) -> None:
             old = [d for d in shell.shown[name] if d.startswith("ci:")]
             if old:
                 shell.act(Press(sender, old[value % len(old)]))
+        case "guessed":
+            person = shell.people.get(sender.user_id)
+            choices = engine.QUESTIONS.get(person.asking or "", CHOICES) if person else CHOICES
+            choice = (choices or CHOICES)[value % len(choices or CHOICES)]
+            shell.act(Press(sender, f"{person.menu if person else 0}:{choice}"))
         case "forged":
             shell.act(Press(sender, value))
         case "command":
@@ -387,6 +401,7 @@ def perform(shell: Shell, kind: str, name: str, value) -> None:
 @given(st.sampled_from(sorted(SCENES)), st.lists(ACTION, max_size=40))
 @example("after /leave", [("old_checkin", "Anna", 0)])  # the check-in button from before the link ended
 @example("linked", [("forged", "Anna", "ci:2026-03-02:2345")])  # a forged score
+@example("with a therapist", [("command", "Anna", "menu"), ("guessed", "Anna", 1)])  # "resume" while not paused
 def test_every_event_in_every_phase_is_answered_and_keeps_what_was_written(scene, actions):
     shell = fresh(scene)
     for kind, name, value in actions:
