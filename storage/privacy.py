@@ -15,6 +15,9 @@ from storage.models import CareRow, CoupleRow, EntryRow, InboxRow, InviteRow, Ou
 from storage.secret import SecretText
 
 ERASED = 0  # stands in for an erased person's id where the partner's history needs a member
+# A handled update's id (its content is gone) is kept this long, so a replay is recognised: Telegram
+# keeps an unconfirmed update for up to 24 hours and may send it again meanwhile; a week is ample.
+HANDLED_IDS_KEPT = timedelta(days=7)
 
 
 def export(session: Session, user_id: int) -> dict:
@@ -114,7 +117,7 @@ def purge(session: Session, now: datetime, ended_days: int) -> int:
         session.execute(delete(EntryRow).where(EntryRow.couple_id.in_(ended)))
         session.execute(delete(CoupleRow).where(CoupleRow.id.in_(ended)))
     session.execute(
-        delete(InboxRow).where(InboxRow.processed_at.is_not(None), InboxRow.processed_at < now - timedelta(days=2))
+        delete(InboxRow).where(InboxRow.processed_at.is_not(None), InboxRow.processed_at < now - HANDLED_IDS_KEPT)
     )
     return len(ended)
 
