@@ -33,6 +33,8 @@ class PersonRow(SQLModel, table=True):
     paused_until: datetime | None = Field(default=None, sa_column=_when())
     awaiting: str | None = Field(default=None, max_length=32)
     nudged_on: date | None = None
+    flood_since: datetime | None = Field(default=None, sa_column=_when())
+    flood_count: int = 0
     reachable: bool = True  # false after Telegram said the person blocked the bot
     created_at: datetime = Field(sa_column=_when(nullable=False))
 

@@ -366,6 +366,8 @@ def _person(row: PersonRow) -> Person:
         paused_until=_utc(row.paused_until),
         awaiting=row.awaiting,
         nudged_on=row.nudged_on,
+        flood_since=_utc(row.flood_since),
+        flood_count=row.flood_count,
     )
 
 
@@ -387,6 +389,8 @@ def _person_values(p: Person) -> dict:
         "paused_until": p.paused_until,
         "awaiting": p.awaiting,
         "nudged_on": p.nudged_on,
+        "flood_since": p.flood_since,
+        "flood_count": p.flood_count,
     }
 
 
