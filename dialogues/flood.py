@@ -14,7 +14,7 @@ from dataclasses import replace
 from datetime import datetime, timedelta
 
 from dialogues import crisis
-from dialogues.model import Edited, Effect, Event, Located, Phase, Say, Text, Unsupported, World
+from dialogues.model import Edited, Effect, Event, Located, Phase, Say, Text, Unsupported, World, known
 
 FLOOD_LIMIT = 20  # messages a minute; README's Guarantees promises this number
 WINDOW = timedelta(minutes=1)
@@ -25,7 +25,7 @@ REPEATED = ("exercise.held", "edit.passed_on", "only_text.linked")
 
 def _counted(world: World, now: datetime) -> tuple[World, str]:
     """Count one message: "calm" (answered as usual), "notice" (just past the limit) or "past"."""
-    me = world.me
+    me = known(world.me)
     since, count = me.flood_since, me.flood_count
     if since is None or now - since >= WINDOW or now < since:
         flooding = since is not None and count > FLOOD_LIMIT and timedelta(0) <= now - since < 2 * WINDOW
@@ -58,12 +58,8 @@ def paced(world: World, event: Event, effects: list[Effect], now: datetime) -> t
     if pace == "past":
         return world, [e for e in effects if not (isinstance(e, Say) and e.to == "self" and e.key in REPEATED)]
     if pace == "notice":
-        me, partner = world.me, world.partner
-        linked = me.phase is Phase.LINKED and partner is not None
-        notice = Say(
-            "self",
-            "flood.calmer",
-            {"partner": partner.first_name if linked else "", "carried": linked or me.phase is Phase.THERAPIST},
-        )
+        me, partner = known(world.me), world.partner
+        to = partner.first_name if partner is not None and me.phase is Phase.LINKED else ""
+        notice = Say("self", "flood.calmer", {"partner": to, "carried": bool(to) or me.phase is Phase.THERAPIST})
         return world, [*effects, notice]
     return world, effects
