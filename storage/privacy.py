@@ -86,6 +86,7 @@ def erase(session: Session, user_id: int) -> None:
             saved_questions=(),
             promises=(),
             plan=None,
+            checkins=tuple(c for c in couple.checkins if c.user_id != user_id),  # the partner's own stay
             ended_at=couple.ended_at or row.ended_at or row.started_at,
         )
         row.member_a, row.member_b, row.state, row.ended_at = (
@@ -99,8 +100,15 @@ def erase(session: Session, user_id: int) -> None:
     session.execute(delete(InviteRow).where(InviteRow.inviter_id == user_id))
     session.execute(delete(InboxRow).where(InboxRow.user_id == user_id))
     session.execute(delete(ScheduleRow).where(ScheduleRow.user_id == user_id))
-    # Calls to this person, and calls to former partners that may quote them (rendered copies).
-    session.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_({user_id, *partners})))
+    # Calls to this person, and calls to former partners and their therapists that may quote them.
+    therapists = set(
+        session.scalars(
+            select(CareRow.therapist_id).where(
+                CareRow.couple_id.in_([c.id for c in couples]), CareRow.therapist_id.is_not(None)
+            )
+        )
+    )
+    session.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_({user_id, *partners, *therapists})))
     session.execute(delete(PersonRow).where(PersonRow.user_id == user_id))
 
 

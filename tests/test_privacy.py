@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-from datetime import UTC
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -13,9 +13,11 @@ from sqlalchemy import text
 from sqlalchemy.engine import make_url
 from sqlmodel import Session, SQLModel, select
 
-from storage import privacy, secret
+from dialogues.model import Couple
+from storage import codec, privacy, secret
 from storage.db import make_engine, migrate
 from tests.conftest import KEY
+from tests.test_daily import at, settle_in
 from tests.test_pairing import WORDS, pair
 
 EN = WORDS["en"]
@@ -47,15 +49,25 @@ async def test_export_sends_everything_written_and_shared_as_json_and_text(herst
 
 
 def every_value(database_url: str) -> str:
-    """Every column of every row, decrypted where encrypted, as one text to search."""
+    """Every value of every row as one text to search: as stored, and decrypted wherever it is ciphertext
+    (encrypted columns, the couples' state blobs), whatever the models say."""
     engine = make_engine(database_url)
     found = []
-    with Session(engine) as session:
-        for model in SQLModel.__subclasses__():
-            if getattr(model, "__tablename__", None):
-                found += [json.dumps(row.model_dump(), default=str) for row in session.exec(select(model))]
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in connection.execute(text(f"SELECT * FROM {table.name}")):
+                found += [_plain(value) for value in row]
     engine.dispose()
     return "\n".join(found)
+
+
+def _plain(value) -> str:
+    if isinstance(value, str):
+        try:
+            return secret.decrypt(value)
+        except ValueError:
+            return value
+    return str(value)
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
@@ -105,8 +117,6 @@ async def test_what_people_write_is_unreadable_in_the_database_files(herstel, tm
 def test_rotating_keys_re_encrypts_everything_under_the_new_key(database_url):
     engine = make_engine(database_url)
     migrate(engine)
-    from datetime import datetime
-
     from storage import repo
 
     repo.store_updates(engine, [{"update_id": 1, "message": {"text": SECRET}}], datetime.now(UTC))
@@ -121,3 +131,53 @@ def test_rotating_keys_re_encrypts_everything_under_the_new_key(database_url):
     finally:
         secret.configure([KEY])
         engine.dispose()
+
+
+async def test_delete_leaves_no_id_name_check_in_or_unshared_text_in_any_table_or_state(herstel):
+    anna, ben = herstel.person("Anna"), herstel.person("Ben")
+    await pair(herstel, anna, ben, EN)
+    await settle_in(herstel, anna, city="Amsterdam")
+    await settle_in(herstel, ben, city="Brussel")
+    await at(herstel, datetime(2026, 3, 3, 19, 0, tzinfo=UTC))  # 20:00: both are asked how they are
+    await anna.press("4 · fairly good")
+    await herstel.settle()
+    await anna.send("Hollowed")  # her word: private until Ben answers, which he never does
+    await herstel.settle()
+    assert "Your answer is kept until Ben has answered too" in anna.last.text
+    ben.block()  # what is sent to Ben now waits in the outbox, with her name in it
+    await anna.send("Written while Ben was away")
+    await herstel.settle()
+    await anna.send("/delete")
+    await herstel.settle()
+    await anna.press("Erase everything")
+    await herstel.settle()
+    stored = every_value(herstel.database_url)
+    assert str(anna.id) not in stored
+    assert "Anna" not in stored
+    assert "Hollowed" not in stored
+    assert "Written while Ben was away" not in stored
+    assert str(ben.id) in stored  # the scan sees what is there: Ben's own rows stay
+
+
+def test_delete_drops_calls_to_the_couples_therapist_that_may_quote_the_erased_partner(database_url):
+    from storage import repo
+    from storage.models import CareRow, CoupleRow, OutboxRow, PersonRow
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    now = datetime(2026, 3, 2, tzinfo=UTC)
+    couple = Couple(id="c1", member_ids=(1, 2), started_at=now)
+    with Session(engine) as session:
+        for user_id, name in ((1, "Anna"), (2, "Ben"), (3, "Dr Vos")):
+            session.add(PersonRow(user_id=user_id, first_name=name, language="en", phase="linked", created_at=now))
+        session.add(CoupleRow(id="c1", member_a=1, member_b=2, started_at=now, state=codec.dumps(couple)))
+        session.add(
+            CareRow(id="k1", token="t", couple_id="c1", requested_by=1, created_at=now, status="active", therapist_id=3)
+        )
+        session.commit()
+        repo.queue(session, [repo.Call(3, "sendMessage", {"chat_id": 3, "text": "Anna wrote: the hotel"})], now)
+        session.commit()
+        privacy.erase(session, 1)
+        session.commit()
+        assert session.exec(select(OutboxRow)).all() == []
+    engine.dispose()
