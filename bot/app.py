@@ -35,7 +35,7 @@ from bot.transport import AiohttpRequest
 from bot.webhook import WebhookServer
 from dialogues.texts import LANGUAGES, Texts
 from storage import privacy, repo, secret
-from storage.db import make_engine, migrate
+from storage.db import checkpoint, make_engine, migrate
 
 log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
@@ -230,6 +230,7 @@ class HerstelBot:
             with Session(self.engine) as session:
                 privacy.purge(session, now, self.settings.retention_days)
                 session.commit()
+            checkpoint(self.engine)
             self._last_purge = now
         if taken:
             self.courier.wake()

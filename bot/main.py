@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -77,7 +78,8 @@ def _with_local_key(settings: Settings) -> Settings:
     if settings.keys:
         return settings
     key = secret.new_key()
-    with ENV_FILE.open("a") as env:
+    with os.fdopen(os.open(ENV_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a") as env:
+        os.chmod(ENV_FILE, 0o600)  # a .env there already may have been readable by others; now it holds the key
         env.write(
             f"\n# Made by `herstel playground`: encrypts stored texts. Keep it secret.\nHERSTEL_ENCRYPTION_KEYS={key}\n"
         )

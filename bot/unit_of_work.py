@@ -18,6 +18,7 @@ from dialogues.engine import step
 from dialogues.model import Due, Erase, Export, Progress, Record, Schedule, Sender, ShareHistory, Start, Unreachable
 from dialogues.texts import Texts
 from storage import privacy, repo
+from storage.db import checkpoint
 
 
 def process(engine: Engine, update: Update, now: datetime, texts: Texts, default_language: str) -> bool:
@@ -43,7 +44,9 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
                 session, world, effects, now, texts, update.effective_chat.id, event.sender.language, query_id, writer
             )
         session.commit()
-        return True
+    if event is not None and any(isinstance(e, Erase) for e in effects):
+        checkpoint(engine)  # no erased row stays behind in SQLite's write-ahead log
+    return True
 
 
 def due(engine: Engine, schedule_id: int, now: datetime, texts: Texts) -> bool:

@@ -181,3 +181,40 @@ def test_delete_drops_calls_to_the_couples_therapist_that_may_quote_the_erased_p
         session.commit()
         assert session.exec(select(OutboxRow)).all() == []
     engine.dispose()
+
+
+def test_the_playground_writes_its_key_to_a_dot_env_only_its_owner_can_read(tmp_path, monkeypatch):
+    from bot.main import _with_local_key
+    from bot.settings import Settings
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / ".env").write_text("HERSTEL_LOG_LEVEL=INFO\n")
+    (tmp_path / ".env").chmod(0o644)
+    settings = _with_local_key(Settings(_env_file=None))
+    assert settings.keys and settings.keys[0] in (tmp_path / ".env").read_text()
+    assert (tmp_path / ".env").stat().st_mode & 0o777 == 0o600
+
+
+async def test_the_sqlite_files_are_the_owners_alone_and_an_erasure_leaves_nothing_in_the_wal(tmp_path, private_logs):
+    from tests.conftest import running
+
+    url = f"sqlite:///{tmp_path / 'data' / 'herstel.db'}"
+    async with running(url, private_logs, lambda emulator: {}) as herstel:
+        anna, ben = herstel.person("Annabellezq"), herstel.person("Ben")
+        await pair(herstel, anna, ben, EN)
+        await anna.send(SECRET)
+        await herstel.settle()
+        folder = tmp_path / "data"
+        files = sorted(p.name for p in folder.iterdir())
+        assert files == ["herstel.db", "herstel.db-shm", "herstel.db-wal"]
+        assert folder.stat().st_mode & 0o777 == 0o700
+        assert all((folder / name).stat().st_mode & 0o777 == 0o600 for name in files)
+        assert b"Annabellezq" in (folder / "herstel.db-wal").read_bytes()  # her name, as the WAL holds it now
+        await anna.send("/delete")
+        await herstel.settle()
+        await anna.press("Erase everything")
+        await herstel.settle()
+        raw = b"".join((folder / name).read_bytes() for name in files)
+        assert b"Annabellezq" not in raw
+        with herstel.bot.engine.connect() as connection:  # deleted rows are overwritten, not left in free pages
+            assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
