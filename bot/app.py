@@ -114,6 +114,7 @@ class HerstelBot:
 
     async def start(self) -> None:
         migrate(self.engine)
+        privacy.check_keys(self.engine)  # a wrong key stops here, before any update is taken in
         await self._until_telegram_answers("getMe", self.application.initialize)
         self.texts = Texts(bot_username=self.application.bot.username)
         await self._set_commands()
@@ -327,8 +328,11 @@ class HerstelBot:
                 self.texts,
                 self.settings.default_language,
             )
-        except (OperationalError, DatabaseInterfaceError):
-            # The database, not the update: it stays stored and is tried again; no attempt is counted.
+        except (OperationalError, DatabaseInterfaceError, secret.Undecryptable) as exc:
+            # The database or the keys (another process rotated to a key this one lacks), not the update:
+            # it stays stored and is tried again once they are back; no attempt is counted.
+            if isinstance(exc, secret.Undecryptable):
+                log.warning("stored data cannot be decrypted with this process's keys: updates wait")
             self._database_down = True
             self._handled = True
             raise

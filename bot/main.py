@@ -44,7 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "playground" or (args.command is None and not settings.token):
         from bot.playground import run_playground
 
-        return asyncio.run(_until_signal(lambda stop: run_playground(_with_local_key(settings), stop, keep=args.keep)))
+        try:
+            return asyncio.run(
+                _until_signal(lambda stop: run_playground(_with_local_key(settings), stop, keep=args.keep))
+            )
+        except secret.KeysDoNotFit as error:
+            return _fail(str(error))
     if not settings.token and args.command != "rotate-keys":
         return _fail("Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env.")
     if not settings.keys:
@@ -61,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_until_signal(lambda stop: HerstelBot(settings).run_until_stopped(stop)))
     except InvalidToken:  # its message holds the token: one line instead of a traceback
         return _fail("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather and put it in .env.")
+    except secret.KeysDoNotFit as error:
+        return _fail(str(error))
 
 
 def _rotate_keys(settings: Settings) -> int:

@@ -11,7 +11,17 @@ from sqlmodel import Session, SQLModel
 
 from dialogues.model import Couple
 from storage import codec, secret
-from storage.models import CareRow, CoupleRow, EntryRow, InboxRow, InviteRow, OutboxRow, PersonRow, ScheduleRow
+from storage.models import (
+    CareRow,
+    CoupleRow,
+    EntryRow,
+    InboxRow,
+    InviteRow,
+    MetaRow,
+    OutboxRow,
+    PersonRow,
+    ScheduleRow,
+)
 from storage.secret import SecretText
 
 ERASED = 0  # stands in for an erased person's id where the partner's history needs a member
@@ -127,10 +137,49 @@ def purge(session: Session, now: datetime, ended_days: int) -> int:
     return len(ended)
 
 
+CANARY_KEY = "key_canary"
+CANARY = "Herstel keys fit"
+
+
+def check_keys(engine: Engine) -> None:
+    """At start, before any update is taken: the keys must decrypt what is stored. The proof is a known
+    value stored encrypted in `meta` (written at the first start), or, in a database from before it, the
+    newest stored text. Raises secret.KeysDoNotFit."""
+    with Session(engine) as session:
+        row = session.get(MetaRow, CANARY_KEY)
+        sample = row.value if row else _newest_ciphertext(session)
+        if sample is not None:
+            try:
+                secret.decrypt(sample)
+            except secret.Undecryptable:
+                raise secret.KeysDoNotFit(
+                    "HERSTEL_ENCRYPTION_KEYS cannot decrypt what the database holds: start with the key it was "
+                    "written with (first or among the others); nothing was taken in."
+                ) from None
+        if row is None:
+            session.add(MetaRow(key=CANARY_KEY, value=secret.encrypt(CANARY)))
+            session.commit()
+
+
+def _newest_ciphertext(session: Session) -> str | None:
+    for column, order in (
+        (CoupleRow.state, CoupleRow.started_at),
+        (OutboxRow.payload, OutboxRow.id),
+        (InboxRow.payload, InboxRow.update_id),
+    ):
+        found = session.scalar(select(type_coerce(column, Text)).where(column.is_not(None)).order_by(order.desc()))
+        if found is not None:
+            return found
+    return None
+
+
 def rotate_keys(engine: Engine) -> int:
-    """Re-encrypt every stored text under the first key; returns how many values changed."""
+    """Re-encrypt every stored text (and the key canary) under the first key; returns how many texts changed."""
     changed = 0
     with Session(engine) as session:
+        canary = session.get(MetaRow, CANARY_KEY)
+        if canary is not None:
+            canary.value = secret.rotate(canary.value)
         for table in SQLModel.metadata.sorted_tables:
             key = list(table.primary_key.columns)[0]
             for column in table.columns:

@@ -12,6 +12,14 @@ from sqlalchemy.types import TypeDecorator
 _cipher: MultiFernet | None = None
 
 
+class KeysDoNotFit(Exception):
+    """At start: the configured keys cannot decrypt what the database holds (storage.privacy.check_keys)."""
+
+
+class Undecryptable(ValueError):
+    """Stored text none of the configured keys decrypts: the keys are wrong or incomplete, not the data."""
+
+
 def configure(keys: list[str]) -> None:
     """Install the keys; raises ValueError with a readable reason when one is unusable."""
     global _cipher
@@ -35,7 +43,7 @@ def decrypt(token: str) -> str:
     try:
         return _require().decrypt(token.encode()).decode()
     except InvalidToken as exc:
-        raise ValueError("stored text cannot be decrypted with the configured keys") from exc
+        raise Undecryptable("stored text cannot be decrypted with the configured keys") from exc
 
 
 def rotate(token: str) -> str:

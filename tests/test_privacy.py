@@ -218,3 +218,137 @@ async def test_the_sqlite_files_are_the_owners_alone_and_an_erasure_leaves_nothi
         assert b"Annabellezq" not in raw
         with herstel.bot.engine.connect() as connection:  # deleted rows are overwritten, not left in free pages
             assert connection.exec_driver_sql("PRAGMA secure_delete").scalar() == 1
+
+
+def test_a_wrong_key_stops_herstel_with_one_line_before_it_asks_telegram_for_anything(tmp_path):
+    import os
+    import sys
+
+    engine = make_engine(f"sqlite:///{tmp_path / 'herstel.db'}")
+    migrate(engine)
+    privacy.check_keys(engine)  # the first start leaves the canary, under KEY
+    engine.dispose()
+    env = {
+        **os.environ,
+        "TELEGRAM_BOT_TOKEN": "123456789:TESTtokenTESTtokenTESTtokenTESTtoken",
+        "HERSTEL_BOT_API_URL": "http://127.0.0.1:9",  # nothing listens: the check must come first
+        "HERSTEL_DATABASE_URL": f"sqlite:///{tmp_path / 'herstel.db'}",
+        "HERSTEL_ENCRYPTION_KEYS": secret.new_key(),  # valid, but not the key the data was written with
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "bot.main", "run"], cwd=tmp_path, env=env, capture_output=True, text=True, timeout=30
+    )
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines() == [
+        "HERSTEL_ENCRYPTION_KEYS cannot decrypt what the database holds: start with the key it was written with "
+        "(first or among the others); nothing was taken in."
+    ]
+
+
+def test_the_key_check_uses_the_newest_stored_text_in_a_database_from_before_the_canary(database_url):
+    from storage import repo
+
+    engine = make_engine(database_url)
+    migrate(engine)
+    repo.store_updates(engine, [{"update_id": 1, "message": {"text": SECRET}}], datetime.now(UTC))
+    try:
+        secret.configure([secret.new_key()])
+        with pytest.raises(secret.KeysDoNotFit):
+            privacy.check_keys(engine)
+        secret.configure([secret.new_key(), KEY])  # a new first key, the old one still there: fits
+        privacy.check_keys(engine)
+    finally:
+        secret.configure([KEY])
+        engine.dispose()
+
+
+@pytest.fixture
+def keys_restored():
+    """For a test that changes the keys of a running Herstel: KEY again after the bot has stopped."""
+    yield
+    secret.configure([KEY])
+
+
+def leftover_ciphertext(database_url: str) -> list[str]:
+    """Stored values that look like Fernet tokens but that the configured keys do not decrypt."""
+    engine = make_engine(database_url)
+    left = []
+    with engine.connect() as connection:
+        for table in SQLModel.metadata.sorted_tables:
+            for row in connection.execute(text(f"SELECT * FROM {table.name}")):
+                left += [
+                    f"{table.name}: {v[:12]}" for v in row if isinstance(v, str) and _plain(v) == v and v[:5] == "gAAAA"
+                ]
+    engine.dispose()
+    return left
+
+
+async def test_an_update_that_meets_a_key_this_process_lacks_waits_and_is_handled_once_the_key_is_there(
+    keys_restored, herstel, private_logs
+):
+    import asyncio
+
+    anna, ben = herstel.person("Anna"), herstel.person("Ben")
+    await pair(herstel, anna, ben, EN)
+    new = secret.new_key()
+    engine = make_engine(herstel.database_url)
+    secret.configure([new, KEY])  # another process rotated everything to a new key ...
+    privacy.rotate_keys(engine)
+    secret.configure([KEY])  # ... that this one does not have yet
+    await anna.send("Are you still there, Ben?")
+    await herstel.emulator.wait_until_confirmed()
+    for _ in range(100):  # its first try fails
+        if "cannot be decrypted" in private_logs.text or "failed (attempt" in private_logs.text:
+            break
+        await asyncio.sleep(0.05)
+    with engine.connect() as connection:
+        attempts, done = connection.execute(
+            text("SELECT attempts, processed_at FROM inbox ORDER BY update_id DESC")
+        ).first()
+    engine.dispose()
+    assert (attempts, done) == (0, None)  # not counted against the update, not set aside
+    secret.configure([new, KEY])  # the key arrives (a restart with it, here in the same process)
+    await herstel.settle()
+    assert "Are you still there, Ben?" in ben.last.text
+
+
+async def test_keys_roll_across_processes_as_the_readme_says(keys_restored, herstel):
+    """README, "Changing the encryption key": the new key second everywhere, restart; then first, restart;
+    `herstel rotate-keys`; the old key out, restart. Each restart here is a process coming up with those keys."""
+    from pydantic import SecretStr
+
+    anna, ben = herstel.person("Anna"), herstel.person("Ben")
+    await pair(herstel, anna, ben, EN)
+    new = secret.new_key()
+
+    async def restart_with(*keys):
+        herstel.bot.settings = herstel.bot.settings.model_copy(update={"encryption_keys": SecretStr(",".join(keys))})
+        await herstel.restart()
+
+    await restart_with(KEY, new)  # 1. the new key second, everywhere
+    await anna.send("Written in step one")
+    await herstel.settle()
+    await restart_with(new, KEY)  # 2. then first: new texts are written under it
+    await anna.send("Written in step two")
+    await herstel.settle()
+    secret.configure([KEY, new])  # a process not yet restarted in step 2 reads what step 2 wrote
+    await ben.send("Read by a process still in step one")
+    await herstel.settle()
+    secret.configure([new, KEY])
+    engine = make_engine(herstel.database_url)
+    privacy.rotate_keys(engine)  # 3. `herstel rotate-keys`
+    engine.dispose()
+    await restart_with(new)  # 4. the old key out
+    await ben.send("Written with the new key alone")
+    await herstel.settle()
+    for written in ("Written in step one", "Written in step two"):
+        assert any(written in t for t in ben.texts())
+    assert "Read by a process still in step one" in anna.texts()[-2] + anna.last.text
+    assert "Written with the new key alone" in anna.last.text
+    assert leftover_ciphertext(herstel.database_url) == []  # everything decrypts under the new key alone
+    secret.configure([KEY])
+    engine = make_engine(herstel.database_url)
+    with pytest.raises(secret.KeysDoNotFit):  # and the old key alone no longer fits
+        privacy.check_keys(engine)
+    engine.dispose()
+    secret.configure([new])
