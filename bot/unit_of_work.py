@@ -43,6 +43,7 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
             apply(
                 session, world, effects, now, texts, update.effective_chat.id, event.sender.language, query_id, writer
             )
+            repo.mark_active(session, event.sender.user_id, now)  # retention counts from the last day they came
         session.commit()
     if event is not None and any(isinstance(e, Erase) for e in effects):
         checkpoint(engine)  # no erased row stays behind in SQLite's write-ahead log

@@ -172,7 +172,16 @@ def test_delete_drops_calls_to_the_couples_therapist_that_may_quote_the_erased_p
             session.add(PersonRow(user_id=user_id, first_name=name, language="en", phase="linked", created_at=now))
         session.add(CoupleRow(id="c1", member_a=1, member_b=2, started_at=now, state=codec.dumps(couple)))
         session.add(
-            CareRow(id="k1", token="t", couple_id="c1", requested_by=1, created_at=now, status="active", therapist_id=3)
+            CareRow(
+                id="k1",
+                token="t",
+                link="t",
+                couple_id="c1",
+                requested_by=1,
+                created_at=now,
+                status="active",
+                therapist_id=3,
+            )
         )
         session.commit()
         repo.queue(session, [repo.Call(3, "sendMessage", {"chat_id": 3, "text": "Anna wrote: the hotel"})], now)
