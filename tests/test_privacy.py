@@ -361,3 +361,44 @@ async def test_keys_roll_across_processes_as_the_readme_says(keys_restored, hers
         privacy.check_keys(engine)
     engine.dispose()
     secret.configure([new])
+
+
+def raw_values(database_url: str) -> list[str]:
+    """Every value of every row exactly as a dump of the database without the keys shows it, with where."""
+    engine = make_engine(database_url)
+    with engine.connect() as connection:
+        values = [
+            f"{t.name}.{c}: {v}"
+            for t in SQLModel.metadata.sorted_tables
+            for row in connection.execute(text(f"SELECT * FROM {t.name}")).mappings()
+            for c, v in row.items()
+        ]
+    engine.dispose()
+    return values
+
+
+async def test_a_dump_without_the_key_shows_no_role_no_screening_outcome_and_no_usable_link(herstel):
+    from tests.test_exercises import act
+    from tests.test_pairing import pass_screen
+
+    anna, ben, carla, dora = (herstel.person(n) for n in ("Anna", "Ben", "Carla", "Dora"))
+    await pair(herstel, anna, ben, EN)  # Anna damaged the trust, Ben was hurt
+    await act(herstel, (anna, "write", "/therapist"))  # a live therapist link
+    therapist_link = next(w for r in anna.inbox for w in r.text.split() if "?start=th_" in w)
+    await act(herstel, (carla, "write", "/start"), (carla, "press", EN["country"]), (carla, "press", "Yes"))
+    assert "not the safe step" in carla.texts()[-2] + carla.last.text
+    await act(herstel, (dora, "write", "/start"))
+    await pass_screen(herstel, dora, EN)
+    await act(herstel, (dora, "press", EN["damaged"]))  # a live invite link
+    invite_link = next(w for w in dora.last.text.split() if w.startswith("https://t.me/"))
+    values = raw_values(herstel.database_url)
+    for fact in ("damaged", "hurt", "not_safe", "rescreen", "screening", "inviting", "linked"):
+        assert not [v for v in values if v.endswith(f": {fact}")]
+    dump = "\n".join(values)
+    for link in (therapist_link, invite_link):
+        token = link.split("start=", 1)[1]
+        assert token not in dump and token.removeprefix("th_") not in dump
+    everything = every_value(herstel.database_url)  # with the key it is all there
+    assert "not_safe" in everything and "damaged" in everything
+    await ben.open_link(invite_link)  # and the hashed link still works (here: Ben is linked already)
+    await herstel.settle()
