@@ -122,19 +122,64 @@ def erase(session: Session, user_id: int) -> None:
     session.execute(delete(PersonRow).where(PersonRow.user_id == user_id))
 
 
-def purge(session: Session, now: datetime, ended_days: int) -> int:
-    """Retention: couples that ended more than `ended_days` ago go, with their journal."""
-    cutoff = now - timedelta(days=ended_days)
+HANDLED_UPDATES_DAYS = 2  # a handled update keeps only its id (against repeat deliveries): that long
+
+
+def purge(session: Session, now: datetime, retention_days: int) -> int:
+    """Retention, table by table, `retention_days` after the last thing that needed a row:
+
+    - couples that ended, with their journal and their consents (cares);
+    - people who came last that long ago and are in no couple and follow none (never linked, screened
+      "not safe", left): their person row, schedules, calls, updates and invites; no way back to them;
+    - calls held for someone who blocked the bot;
+    - invites used that long ago, or made that long ago and no longer live;
+    - updates set aside; handled updates (only their id is left) after two days.
+    Returns how many couples went."""
+    cutoff = now - timedelta(days=retention_days)
     ended = session.scalars(
         select(CoupleRow.id).where(CoupleRow.ended_at.is_not(None), CoupleRow.ended_at < cutoff)
     ).all()
     if ended:
         session.execute(delete(EntryRow).where(EntryRow.couple_id.in_(ended)))
+        session.execute(delete(CareRow).where(CareRow.couple_id.in_(ended)))
         session.execute(delete(CoupleRow).where(CoupleRow.id.in_(ended)))
+    member = select(CoupleRow.id).where(
+        or_(CoupleRow.member_a == PersonRow.user_id, CoupleRow.member_b == PersonRow.user_id)
+    )
+    following = select(CareRow.id).where(CareRow.therapist_id == PersonRow.user_id)
+    gone = session.scalars(
+        select(PersonRow.user_id).where(PersonRow.active_on < cutoff.date(), ~member.exists(), ~following.exists())
+    ).all()
+    if gone:
+        session.execute(delete(ScheduleRow).where(ScheduleRow.user_id.in_(gone)))
+        session.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_(gone)))
+        session.execute(delete(InboxRow).where(InboxRow.user_id.in_(gone)))
+        session.execute(delete(InviteRow).where(InviteRow.inviter_id.in_(gone)))
+        session.execute(delete(PersonRow).where(PersonRow.user_id.in_(gone)))
+    session.execute(delete(OutboxRow).where(OutboxRow.held, OutboxRow.created_at < cutoff))
+    session.execute(delete(InviteRow).where(InviteRow.used_at.is_not(None), InviteRow.used_at < cutoff))
+    _purge_dead_invites(session, cutoff)
     session.execute(
-        delete(InboxRow).where(InboxRow.processed_at.is_not(None), InboxRow.processed_at < now - timedelta(days=2))
+        delete(InboxRow).where(
+            InboxRow.processed_at.is_not(None),
+            InboxRow.processed_at < now - timedelta(days=HANDLED_UPDATES_DAYS),
+            or_(InboxRow.payload.is_(None), InboxRow.processed_at < cutoff),
+        )
     )
     return len(ended)
+
+
+def _purge_dead_invites(session: Session, cutoff: datetime) -> None:
+    """Old unused invites whose maker no longer holds them (they made another, or stopped inviting):
+    only these few makers' links are decrypted, to compare."""
+    old = session.execute(
+        select(InviteRow.token, PersonRow.invite_token)
+        .outerjoin(PersonRow, PersonRow.user_id == InviteRow.inviter_id)
+        .where(InviteRow.used_at.is_(None), InviteRow.created_at < cutoff)
+    ).all()
+    dead = [stored for stored, held in old if not held or stored not in secret.link_hashes(held)]
+    if dead:
+        session.execute(delete(InviteRow).where(InviteRow.token.in_(dead)))
 
 
 CANARY_KEY = "key_canary"
