@@ -218,6 +218,20 @@ def _newest_ciphertext(session: Session) -> str | None:
     return None
 
 
+def _rehash_links(session: Session) -> None:
+    """Link hashes follow the first key too (lookups try every key meanwhile): a care's from its sealed
+    link, a live invite's from the people who hold it. One nobody holds is dead already."""
+    for care_id, link in session.execute(select(CareRow.id, CareRow.link)).all():
+        session.execute(update(CareRow).where(CareRow.id == care_id).values(token=secret.link_hash(link)))
+    held = session.scalars(select(PersonRow.invite_token).where(PersonRow.invite_token.is_not(None))).all()
+    for token in set(held):
+        session.execute(
+            update(InviteRow)
+            .where(InviteRow.token.in_(secret.link_hashes(token)))
+            .values(token=secret.link_hash(token))
+        )
+
+
 def rotate_keys(engine: Engine) -> int:
     """Re-encrypt every stored text (and the key canary) under the first key; returns how many texts changed."""
     changed = 0
@@ -225,6 +239,7 @@ def rotate_keys(engine: Engine) -> int:
         canary = session.get(MetaRow, CANARY_KEY)
         if canary is not None:
             canary.value = secret.rotate(canary.value)
+        _rehash_links(session)
         for table in SQLModel.metadata.sorted_tables:
             key = list(table.primary_key.columns)[0]
             for column in table.columns:

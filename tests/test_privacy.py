@@ -326,8 +326,16 @@ async def test_keys_roll_across_processes_as_the_readme_says(keys_restored, hers
     `herstel rotate-keys`; the old key out, restart. Each restart here is a process coming up with those keys."""
     from pydantic import SecretStr
 
-    anna, ben = herstel.person("Anna"), herstel.person("Ben")
+    from tests.test_pairing import pass_screen
+
+    anna, ben, dora, eve = (herstel.person(n) for n in ("Anna", "Ben", "Dora", "Eve"))
     await pair(herstel, anna, ben, EN)
+    await dora.send("/start")
+    await herstel.settle()
+    await pass_screen(herstel, dora, EN)
+    await dora.press(EN["damaged"])
+    await herstel.settle()
+    dora_link = next(w for w in dora.last.text.split() if w.startswith("https://t.me/"))  # hashed under KEY
     new = secret.new_key()
 
     async def restart_with(*keys):
@@ -355,6 +363,10 @@ async def test_keys_roll_across_processes_as_the_readme_says(keys_restored, hers
     assert "Read by a process still in step one" in anna.texts()[-2] + anna.last.text
     assert "Written with the new key alone" in anna.last.text
     assert leftover_ciphertext(herstel.database_url) == []  # everything decrypts under the new key alone
+    await eve.open_link(dora_link)  # a link made under the old key still opens
+    await herstel.settle()
+    await pass_screen(herstel, eve, EN)
+    assert EN["role_of_joiner"] in eve.last.text
     secret.configure([KEY])
     engine = make_engine(herstel.database_url)
     with pytest.raises(secret.KeysDoNotFit):  # and the old key alone no longer fits
