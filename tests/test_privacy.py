@@ -414,3 +414,49 @@ async def test_a_dump_without_the_key_shows_no_role_no_screening_outcome_and_no_
     assert "not_safe" in everything and "damaged" in everything
     await ben.open_link(invite_link)  # and the hashed link still works (here: Ben is linked already)
     await herstel.settle()
+
+
+def test_migration_0003_seals_roles_and_screening_and_hashes_links_of_rows_already_there(database_url):
+    from alembic import command
+
+    from storage import repo
+    from storage.db import alembic_config
+
+    engine = make_engine(database_url)
+    command.upgrade(alembic_config(engine), "0002")
+    then = "2026-01-05 10:00:00"
+    with engine.begin() as db:
+        for user_id, phase, role, token in ((1, "inviting", "damaged", "inv-token"), (2, "not_safe", None, None)):
+            db.execute(
+                text(
+                    "INSERT INTO people (user_id, first_name, language, phase, role, invite_token, menu, asking, "
+                    "time_zone, screened, checkin_at, reachable, created_at) VALUES (:id, 'P', 'en', :phase, :role, "
+                    ":token, 0, :asking, 'Europe/Amsterdam', 0, '20:00', true, :then)"
+                ),
+                {"id": user_id, "phase": phase, "role": role, "token": token, "asking": None, "then": then},
+            )
+        db.execute(
+            text(
+                "INSERT INTO invites (token, inviter_id, inviter_role, created_at) VALUES ('inv-token', 1, 'damaged', :t)"
+            ),
+            {"t": then},
+        )
+        db.execute(
+            text(
+                "INSERT INTO cares (id, token, couple_id, requested_by, created_at, status, allowed_by, history_by) "
+                "VALUES ('k1', 'care-token', 'c1', 1, :t, 'requested', '[]', '[]')"
+            ),
+            {"t": then},
+        )
+    migrate(engine)
+    values = raw_values(database_url)
+    for plain in ("inviting", "damaged", "not_safe", "inv-token", "care-token"):
+        assert not [v for v in values if v.endswith(f": {plain}")], plain
+    with Session(engine) as session:
+        world = repo.load_world(session, 3, "inv-token")  # someone opens the link: it is found by its hash
+        assert world.invite.inviter_id == 1 and world.invite.inviter_role.value == "damaged"
+        assert world.partner.phase.value == "inviting" and world.partner.invite_token == "inv-token"
+        assert repo.load_world(session, 2, None).me.phase.value == "not_safe"
+        therapist = repo.load_world(session, 4, "th_care-token")
+        assert therapist.care.id == "k1" and therapist.care.token == "care-token"
+    engine.dispose()
