@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Text, delete, or_, select, type_coerce, update
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Couple
 from storage import codec, secret
@@ -31,14 +31,16 @@ def export(session: Session, user_id: int) -> dict:
     """Everything stored about one person: settings, links, what they wrote, what was shared with them."""
     person = session.get(PersonRow, user_id)
     couples = session.scalars(
-        select(CoupleRow).where(or_(CoupleRow.member_a == user_id, CoupleRow.member_b == user_id))
+        select(CoupleRow).where(or_(col(CoupleRow.member_a) == user_id, col(CoupleRow.member_b) == user_id))
     ).all()
     couple_ids = [c.id for c in couples]
-    cares = session.scalars(select(CareRow).where(CareRow.couple_id.in_(couple_ids)).order_by(CareRow.created_at)).all()
+    cares = session.scalars(
+        select(CareRow).where(col(CareRow.couple_id).in_(couple_ids)).order_by(col(CareRow.created_at))
+    ).all()
     entries = session.scalars(
         select(EntryRow)
-        .where(or_(EntryRow.author_id == user_id, EntryRow.couple_id.in_(couple_ids)))
-        .order_by(EntryRow.id)
+        .where(or_(col(EntryRow.author_id) == user_id, col(EntryRow.couple_id).in_(couple_ids)))
+        .order_by(col(EntryRow.id))
     ).all()
     return {
         "settings": {
@@ -80,7 +82,7 @@ def _entry(entry: EntryRow) -> dict:
 def erase(session: Session, user_id: int) -> None:
     """Delete every row about a person. A partner's own history stays, naming nobody."""
     couples = session.scalars(
-        select(CoupleRow).where(or_(CoupleRow.member_a == user_id, CoupleRow.member_b == user_id))
+        select(CoupleRow).where(or_(col(CoupleRow.member_a) == user_id, col(CoupleRow.member_b) == user_id))
     ).all()
     partners = {c.member_b if c.member_a == user_id else c.member_a for c in couples}
     for row in couples:
@@ -106,20 +108,20 @@ def erase(session: Session, user_id: int) -> None:
             couple.ended_at,
         )
         session.add(row)
-    session.execute(delete(EntryRow).where(EntryRow.author_id == user_id))
-    session.execute(delete(InviteRow).where(InviteRow.inviter_id == user_id))
-    session.execute(delete(InboxRow).where(InboxRow.user_id == user_id))
-    session.execute(delete(ScheduleRow).where(ScheduleRow.user_id == user_id))
+    session.execute(delete(EntryRow).where(col(EntryRow.author_id) == user_id))
+    session.execute(delete(InviteRow).where(col(InviteRow.inviter_id) == user_id))
+    session.execute(delete(InboxRow).where(col(InboxRow.user_id) == user_id))
+    session.execute(delete(ScheduleRow).where(col(ScheduleRow.user_id) == user_id))
     # Calls to this person, and calls to former partners and their therapists that may quote them.
     therapists = set(
         session.scalars(
-            select(CareRow.therapist_id).where(
-                CareRow.couple_id.in_([c.id for c in couples]), CareRow.therapist_id.is_not(None)
+            select(col(CareRow.therapist_id)).where(
+                col(CareRow.couple_id).in_([c.id for c in couples]), col(CareRow.therapist_id).is_not(None)
             )
         )
     )
-    session.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_({user_id, *partners, *therapists})))
-    session.execute(delete(PersonRow).where(PersonRow.user_id == user_id))
+    session.execute(delete(OutboxRow).where(col(OutboxRow.chat_id).in_({user_id, *partners, *therapists})))
+    session.execute(delete(PersonRow).where(col(PersonRow.user_id) == user_id))
 
 
 HANDLED_UPDATES_DAYS = 2  # a handled update keeps only its id (against repeat deliveries): that long
@@ -137,33 +139,35 @@ def purge(session: Session, now: datetime, retention_days: int) -> int:
     Returns how many couples went."""
     cutoff = now - timedelta(days=retention_days)
     ended = session.scalars(
-        select(CoupleRow.id).where(CoupleRow.ended_at.is_not(None), CoupleRow.ended_at < cutoff)
+        select(col(CoupleRow.id)).where(col(CoupleRow.ended_at).is_not(None), col(CoupleRow.ended_at) < cutoff)
     ).all()
     if ended:
-        session.execute(delete(EntryRow).where(EntryRow.couple_id.in_(ended)))
-        session.execute(delete(CareRow).where(CareRow.couple_id.in_(ended)))
-        session.execute(delete(CoupleRow).where(CoupleRow.id.in_(ended)))
-    member = select(CoupleRow.id).where(
-        or_(CoupleRow.member_a == PersonRow.user_id, CoupleRow.member_b == PersonRow.user_id)
+        session.execute(delete(EntryRow).where(col(EntryRow.couple_id).in_(ended)))
+        session.execute(delete(CareRow).where(col(CareRow.couple_id).in_(ended)))
+        session.execute(delete(CoupleRow).where(col(CoupleRow.id).in_(ended)))
+    member = select(col(CoupleRow.id)).where(
+        or_(col(CoupleRow.member_a) == col(PersonRow.user_id), col(CoupleRow.member_b) == col(PersonRow.user_id))
     )
-    following = select(CareRow.id).where(CareRow.therapist_id == PersonRow.user_id)
+    following = select(col(CareRow.id)).where(col(CareRow.therapist_id) == col(PersonRow.user_id))
     gone = session.scalars(
-        select(PersonRow.user_id).where(PersonRow.active_on < cutoff.date(), ~member.exists(), ~following.exists())
+        select(col(PersonRow.user_id)).where(
+            col(PersonRow.active_on) < cutoff.date(), ~member.exists(), ~following.exists()
+        )
     ).all()
     if gone:
-        session.execute(delete(ScheduleRow).where(ScheduleRow.user_id.in_(gone)))
-        session.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_(gone)))
-        session.execute(delete(InboxRow).where(InboxRow.user_id.in_(gone)))
-        session.execute(delete(InviteRow).where(InviteRow.inviter_id.in_(gone)))
-        session.execute(delete(PersonRow).where(PersonRow.user_id.in_(gone)))
-    session.execute(delete(OutboxRow).where(OutboxRow.held, OutboxRow.created_at < cutoff))
-    session.execute(delete(InviteRow).where(InviteRow.used_at.is_not(None), InviteRow.used_at < cutoff))
+        session.execute(delete(ScheduleRow).where(col(ScheduleRow.user_id).in_(gone)))
+        session.execute(delete(OutboxRow).where(col(OutboxRow.chat_id).in_(gone)))
+        session.execute(delete(InboxRow).where(col(InboxRow.user_id).in_(gone)))
+        session.execute(delete(InviteRow).where(col(InviteRow.inviter_id).in_(gone)))
+        session.execute(delete(PersonRow).where(col(PersonRow.user_id).in_(gone)))
+    session.execute(delete(OutboxRow).where(col(OutboxRow.held), col(OutboxRow.created_at) < cutoff))
+    session.execute(delete(InviteRow).where(col(InviteRow.used_at).is_not(None), col(InviteRow.used_at) < cutoff))
     _purge_dead_invites(session, cutoff)
     session.execute(
         delete(InboxRow).where(
-            InboxRow.processed_at.is_not(None),
-            InboxRow.processed_at < now - timedelta(days=HANDLED_UPDATES_DAYS),
-            or_(InboxRow.payload.is_(None), InboxRow.processed_at < cutoff),
+            col(InboxRow.processed_at).is_not(None),
+            col(InboxRow.processed_at) < now - timedelta(days=HANDLED_UPDATES_DAYS),
+            or_(col(InboxRow.payload).is_(None), col(InboxRow.processed_at) < cutoff),
         )
     )
     return len(ended)
@@ -173,13 +177,13 @@ def _purge_dead_invites(session: Session, cutoff: datetime) -> None:
     """Old unused invites whose maker no longer holds them (they made another, or stopped inviting):
     only these few makers' links are decrypted, to compare."""
     old = session.execute(
-        select(InviteRow.token, PersonRow.invite_token)
-        .outerjoin(PersonRow, PersonRow.user_id == InviteRow.inviter_id)
-        .where(InviteRow.used_at.is_(None), InviteRow.created_at < cutoff)
+        select(col(InviteRow.token), col(PersonRow.invite_token))
+        .outerjoin(PersonRow, col(PersonRow.user_id) == col(InviteRow.inviter_id))
+        .where(col(InviteRow.used_at).is_(None), col(InviteRow.created_at) < cutoff)
     ).all()
     dead = [stored for stored, held in old if not held or stored not in secret.link_hashes(held)]
     if dead:
-        session.execute(delete(InviteRow).where(InviteRow.token.in_(dead)))
+        session.execute(delete(InviteRow).where(col(InviteRow.token).in_(dead)))
 
 
 CANARY_KEY = "key_canary"
@@ -208,9 +212,9 @@ def check_keys(engine: Engine) -> None:
 
 def _newest_ciphertext(session: Session) -> str | None:
     for column, order in (
-        (CoupleRow.state, CoupleRow.started_at),
-        (OutboxRow.payload, OutboxRow.id),
-        (InboxRow.payload, InboxRow.update_id),
+        (col(CoupleRow.state), col(CoupleRow.started_at)),
+        (col(OutboxRow.payload), col(OutboxRow.id)),
+        (col(InboxRow.payload), col(InboxRow.update_id)),
     ):
         found = session.scalar(select(type_coerce(column, Text)).where(column.is_not(None)).order_by(order.desc()))
         if found is not None:
@@ -221,13 +225,13 @@ def _newest_ciphertext(session: Session) -> str | None:
 def _rehash_links(session: Session) -> None:
     """Link hashes follow the first key too (lookups try every key meanwhile): a care's from its sealed
     link, a live invite's from the people who hold it. One nobody holds is dead already."""
-    for care_id, link in session.execute(select(CareRow.id, CareRow.link)).all():
-        session.execute(update(CareRow).where(CareRow.id == care_id).values(token=secret.link_hash(link)))
-    held = session.scalars(select(PersonRow.invite_token).where(PersonRow.invite_token.is_not(None))).all()
-    for token in set(held):
+    for care_id, link in session.execute(select(col(CareRow.id), col(CareRow.link))).all():
+        session.execute(update(CareRow).where(col(CareRow.id) == care_id).values(token=secret.link_hash(link)))
+    held = session.scalars(select(col(PersonRow.invite_token)).where(col(PersonRow.invite_token).is_not(None))).all()
+    for token in {t for t in held if t}:
         session.execute(
             update(InviteRow)
-            .where(InviteRow.token.in_(secret.link_hashes(token)))
+            .where(col(InviteRow.token).in_(secret.link_hashes(token)))
             .values(token=secret.link_hash(token))
         )
 

@@ -14,7 +14,7 @@ Revises: 0002
 from datetime import UTC, datetime
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 from storage import secret
