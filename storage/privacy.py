@@ -7,6 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Text, delete, or_, select, type_coerce, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Couple
@@ -205,8 +206,10 @@ def check_keys(engine: Engine) -> None:
                     "HERSTEL_ENCRYPTION_KEYS cannot decrypt what the database holds: start with the key it was "
                     "written with (first or among the others); nothing was taken in."
                 ) from None
-        if row is None:
-            session.add(MetaRow(key=CANARY_KEY, value=secret.encrypt(CANARY)))
+        if row is None:  # processes starting together may both write it: the first one stays
+            dialect = postgresql if session.get_bind().dialect.name == "postgresql" else sqlite
+            canary = {"key": CANARY_KEY, "value": secret.encrypt(CANARY)}
+            session.execute(dialect.insert(MetaRow).values(canary).on_conflict_do_nothing())
             session.commit()
 
 
