@@ -26,7 +26,7 @@ class Settings(BaseSettings):
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
     playground_port: int = Field(default=8765, ge=0, le=65535)
     tick_seconds: float = Field(default=20.0, gt=0, le=3600)  # how often due check-ins and nudges are looked for
-    retention_days: int = Field(default=90, ge=1)  # a couple that ended is erased after this many days
+    retention_days: int = Field(default=90, ge=1)  # storage.privacy.purge: every table's retention
     send_rate: float = Field(default=25.0, gt=0, le=1000)  # calls a second, all chats together
     # Webhook mode (instead of polling) when webhook_url is set.
     webhook_url: str | None = None
