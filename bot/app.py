@@ -84,7 +84,7 @@ class HerstelBot:
     def __init__(self, settings: Settings, clock: Callable[[], datetime] = utc_now, pace: Pace | None = None) -> None:
         self.settings = settings
         self.clock = clock
-        self.pace = pace or Pace(per_second=settings.send_rate)
+        self.pace = pace or Pace(per_second=settings.send_rate, chat_burst=settings.chat_burst)
         secret.configure(settings.keys)
         self.engine = make_engine(settings.database_url)
         self.application = (

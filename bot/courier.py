@@ -20,8 +20,9 @@ Pace (see `Pace`): at most `per_second` calls (HERSTEL_SEND_RATE, 25 by default,
 30) leave in any one second, all chats together: a sliding window, so there is no burst on top.
 Into one chat go at most `chat_burst` messages at once (HERSTEL_CHAT_BURST, 20, as Telegram
 tolerates), then at most `chat_per_second` (one a second: Telegram's "avoid more than one message
-a second in one chat"). Both keep a few milliseconds in hand, so what Telegram sees keeps to it
-too. The pace is this process's: two processes each keep their own.
+a second in one chat"). Both count a call from the moment it was answered, so what Telegram sees
+keeps to them however long a call was on its way. The pace is this process's: two processes each
+keep their own.
 
 Fair: the chats with a call due are served round by round (see `repo.due_calls`), each at its
 own pace, so a chat with a backlog of thousands waits only for itself.
@@ -69,7 +70,7 @@ class Pace:
     per_second: float = 25.0  # every call together, in any one second (HERSTEL_SEND_RATE)
     chat_per_second: float = 1.0  # messages into one chat, once a burst is used up
     chat_burst: int = 20  # messages into one chat after a quiet spell (HERSTEL_CHAT_BURST)
-    margin: float = 0.02  # seconds kept in hand on each window and gap, for the network's jitter
+    margin: float = 0.01  # seconds kept in hand on each window and gap
     backoff_base: float = 0.5  # first pause after a 5xx or network error; doubles each time
     backoff_cap: float = 30.0
     read_timeout: float = 10.0  # seconds to wait for Telegram's answer to one call
@@ -164,6 +165,21 @@ class Limiter:
         self._all.give_back()
         if method.lower().startswith(POSTING):
             self._chats[chat_id].tokens += 1
+
+    def answered(self, calls: list[tuple[int, str]]) -> None:
+        """The calls taken last have been answered: they count from now, not from when they were taken.
+        Telegram saw each one somewhere in between, so waits counted from here never fall short, however
+        long a call waited for the database or the network."""
+        now = self._clock()
+        moments = self._all.moments
+        for back in range(1, min(len(calls), len(moments)) + 1):
+            moments[-back] = now
+        for chat_id, method in calls:
+            if method.lower().startswith(POSTING) and chat_id in self._chats:
+                bucket = self._chats[chat_id]
+                left = bucket.tokens
+                bucket.wait(now)
+                bucket.tokens = min(bucket.tokens, left)  # no refill while the call was on its way
 
 
 class Courier:
@@ -280,6 +296,7 @@ class Courier:
                 await asyncio.sleep(0.05)  # in other hands: look again shortly
                 return set(), False
             answers = await asyncio.gather(*(self._attempt(queued.call) for queued in mine))
+            self._limiter.answered([(queued.call.chat_id, queued.call.method) for queued in mine])
             done, blocked, pause = await self._in_database_thread(self._record, session, mine, answers)
         if pause:
             log.info("rate limited; waiting %.0f s", pause)
