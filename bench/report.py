@@ -24,6 +24,7 @@ class Report:
     claims: list = field(default_factory=list)
     seconds: float = 0.0
     errors: list[str] = field(default_factory=list)
+    noisy: object = None  # bench.noisy.Figures
 
     # Lookup -------------------------------------------------------------------------------
 
@@ -64,6 +65,10 @@ class Report:
         lines += self._burst()
         lines += self._claims()
         lines += self._engine()
+        if self.noisy is not None:
+            from bench import noisy
+
+            lines += noisy.render(self.noisy)
         lines += self._sql()
         lines += self._targets()
         lines += self._sanity()

@@ -61,7 +61,6 @@ COMMANDS = (
 )
 BATCH = 200  # due schedules looked up at a time
 GIVE_UP_AFTER = 5  # attempts before a failing update is set aside (kept in the inbox, not retried)
-PARALLEL_UNITS = 4  # units of work at once on PostgreSQL, each on a connection of its own
 
 
 async def off_the_loop(units: ThreadPoolExecutor, work, *args):
@@ -101,7 +100,7 @@ class HerstelBot:
         self.application.add_error_handler(self._on_error)
         self.texts: Texts | None = None
         # SQLite takes one writer at a time: one thread. PostgreSQL: units of work side by side.
-        parallel = PARALLEL_UNITS if self.engine.dialect.name == "postgresql" else 1
+        parallel = settings.parallel_units if self.engine.dialect.name == "postgresql" else 1
         self._units = ThreadPoolExecutor(max_workers=parallel, thread_name_prefix="unit-of-work")
         self._slots = asyncio.Semaphore(parallel)
         self._running: dict[int, asyncio.Task] = {}  # a unit of work in hand, by person
