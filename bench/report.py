@@ -60,8 +60,9 @@ class Report:
                 "such runs understate Herstel (see 'other processes' CPU use' / 'other CPU %').",
                 "",
             ]
-        lines += self._e2e()
-        lines += self._scale()
+        if self.sessions:  # parts left out (--skip, --only) leave no empty tables behind
+            lines += self._e2e()
+            lines += self._scale()
         lines += self._burst()
         lines += self._claims()
         lines += self._engine()
@@ -70,8 +71,9 @@ class Report:
 
             lines += noisy.render(self.noisy)
         lines += self._sql()
-        lines += self._targets()
-        lines += self._sanity()
+        if self.sessions:
+            lines += self._targets()
+            lines += self._sanity()
         for error in self.errors:
             lines.append(f"FAILED: {error}")
         lines.append(f"Whole run: {self.seconds / 60:.1f} min.")
