@@ -14,6 +14,7 @@ its text), and go on. `stop()` is graceful: see there.
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import json
 import logging
@@ -37,6 +38,7 @@ from bot.courier import Backoff, Courier, Pace, nap
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.webhook import WebhookServer
+from dialogues.model import known
 from dialogues.texts import LANGUAGES, Texts
 from storage import privacy, repo, secret
 from storage.db import make_engine, migrate
@@ -129,7 +131,7 @@ class HerstelBot:
         await self._set_commands()
         await self.application.start()
         # Schedules are rows, not jobs: this one repeating job only looks for rows that are due.
-        self.application.job_queue.run_repeating(
+        known(self.application.job_queue).run_repeating(
             self._tick_job, interval=self.settings.tick_seconds, first=0.5, name="schedules"
         )
         self._last_purge: datetime | None = None
@@ -199,8 +201,8 @@ class HerstelBot:
                 starting.result()
                 done, _ = await asyncio.wait([stopped, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    if task is not stopped and task.exception():
-                        raise task.exception()
+                    if task is not stopped and (error := task.exception()):
+                        raise error
         finally:
             for task in (starting, stopped):
                 task.cancel()
@@ -312,11 +314,11 @@ class HerstelBot:
                 break
             task = asyncio.create_task(self._turn(head), name=f"update-{head.update_id}")
             self._running[who] = task
-            task.add_done_callback(lambda _, who=who: self._turn_ended(who))
+            task.add_done_callback(functools.partial(self._turn_ended, who))
             started += 1
         return started, wait
 
-    def _turn_ended(self, who: int) -> None:
+    def _turn_ended(self, who: int, _: asyncio.Task) -> None:
         self._running.pop(who, None)
         self._slots.release()
         self._wake.set()
@@ -397,7 +399,7 @@ class HerstelBot:
     async def _set_commands(self) -> None:
         bot = self.application.bot
         for language in LANGUAGES:
-            commands = [BotCommand(c, self.texts.render(language, f"commands.{c}")) for c in COMMANDS]
+            commands = [BotCommand(c, known(self.texts).render(language, f"commands.{c}")) for c in COMMANDS]
             try:
                 await bot.set_my_commands(commands, language_code=None if language == "en" else language)
             except TelegramError as exc:
