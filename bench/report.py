@@ -418,7 +418,7 @@ class Report:
         return [
             f"Checks: {stuck} updates unanswered (stuck > 15 s), {unexpected} calls no update accounts for, "
             f"{mismatched} buttons not where the shadow engine put them;",
-            f"        busiest chat got {busiest} messages in a session (Herstel's own per-chat pace allows a burst of 40); "
+            f"        busiest chat got {busiest} messages in a session (Herstel's own per-chat pace allows a burst of 20); "
             f"open-loop sends left at most {late:.0f} ms late.",
         ]
 

@@ -330,8 +330,11 @@ class HerstelBot:
         try:
             update = Update.de_json(json.loads(head.payload), self.application.bot)
             update.effective_user  # noqa: B018 - reading it checks the update's shape before any unit of work
-        except Exception as exc:
-            await self._failed(head.update_id, "unparseable", exc)
+        except Exception:
+            try:
+                await self._failed(head.update_id, "unparseable")
+            except SQLAlchemyError:
+                self._database_down = True  # not counted: it is tried again once the database is back
             return
         await self.application.process_update(update)
         outcome = self._outcomes.pop(update.update_id, None)
@@ -340,7 +343,7 @@ class HerstelBot:
         elif outcome is True:
             self._retry_at.pop(update.update_id, None)
 
-    async def _failed(self, update_id: int, kind: str, exc: BaseException) -> None:
+    async def _failed(self, update_id: int, kind: str) -> None:
         attempts = await off_the_loop(
             self._units, repo.record_failure, self.engine, update_id, self.clock(), GIVE_UP_AFTER, kind
         )
@@ -387,7 +390,7 @@ class HerstelBot:
             raise
         except Exception as exc:
             # Only this update waits (see _failed); the worker goes on with everyone else's.
-            await self._failed(update.update_id, f"failed: {type(exc).__name__}", exc)
+            await self._failed(update.update_id, f"failed: {type(exc).__name__}")
             raise
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
