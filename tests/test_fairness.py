@@ -8,6 +8,7 @@ import asyncio
 import logging
 import time
 
+import pytest
 from sqlmodel import Session, select
 
 from bot.app import GIVE_UP_AFTER
@@ -196,3 +197,27 @@ async def test_the_worker_logs_no_content_of_an_update_it_cannot_read(herstel, c
     assert "a secret nobody may log" not in caplog.text
     with Session(herstel.bot.engine) as session:
         assert dict(repo.set_aside(session)) == {update_id: "unparseable"}
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+async def test_on_postgresql_a_slow_unit_of_work_holds_up_nobody_else(herstel, monkeypatch):
+    assert herstel.bot.settings.parallel_units == 4  # HERSTEL_PARALLEL_UNITS's default
+    anna, ben = await linked(herstel)
+    carl = herstel.person("Carl")
+    await carl.send("/start")
+    await herstel.settle()
+    real = repo.load_world
+
+    def slow_for_carl(session, user_id, opened):
+        if user_id == carl.id:
+            time.sleep(4)  # a slow query, a lock held elsewhere: the unit of work takes its time
+        return real(session, user_id, opened)
+
+    monkeypatch.setattr(repo, "load_world", slow_for_carl)
+    answered = len(carl.texts())
+    await carl.send("A slow one")
+    await asyncio.sleep(0.3)
+    await anna.send("Meanwhile, from Anna")
+    assert await arrives(ben, "Meanwhile, from Anna", within=2.0) < 2.0
+    await herstel.settle()
+    assert len(carl.texts()) > answered  # and Carl was answered too, in the end
