@@ -127,7 +127,7 @@ async def noisy_run(emu: TimedEmulator, db: Database, key: str, folder: Path, no
             await chatter
         found = NoisyRun(db.backend, noisy, result)
         if noisy:
-            deadline = time.perf_counter() + 120
+            deadline = time.perf_counter() + 240  # on a busy machine the last ones take a while
             while time.perf_counter() < deadline:
                 got = [t for t in reader.texts() if "Noisy message number" in t]
                 if len(got) >= NOISY_MESSAGES:
