@@ -258,8 +258,8 @@ class Courier:
                 due = [queued for queued in due if queued.id not in done]
                 if not as_planned:
                     break
-            if not due and not self._wake.is_set():
-                return  # all sent, and nothing new was queued meanwhile
+            # The reading holds a window of each chat's calls (repo.due_calls), not all: read again
+            # until the outbox has nothing due, so `idle` is never set while calls wait their turn.
 
     def _next_round(self, due: list[repo.QueuedCall]) -> tuple[list[repo.QueuedCall], list[float]]:
         """The first due call of each chat, as far as the pace allows, up to `parallel` of them; and,
