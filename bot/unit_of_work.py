@@ -15,7 +15,22 @@ from bot import history, progress
 from bot.convert import reachability, to_event
 from bot.render import to_calls
 from dialogues.engine import step
-from dialogues.model import Due, Erase, Export, Progress, Record, Schedule, Sender, ShareHistory, Start, Unreachable
+from dialogues.model import (
+    Due,
+    Erase,
+    Export,
+    PassOnHeld,
+    Progress,
+    Record,
+    Say,
+    Schedule,
+    Sender,
+    Settle,
+    ShareHistory,
+    Start,
+    Unreachable,
+    Widen,
+)
 from dialogues.texts import Texts
 from storage import privacy, repo
 
@@ -77,10 +92,9 @@ def apply(
     repo.save_world(session, world, now)
     if writer is not None:
         repo.set_reachable(session, writer, True)  # writing again unblocks delivery
+    effects = _journal(session, world, effects, now)
     for effect in effects:
-        if isinstance(effect, Record):
-            repo.record(session, world.couple.id, effect, now)
-        elif isinstance(effect, Schedule):
+        if isinstance(effect, Schedule):
             person = world.me if effect.to == "self" else world.partner
             repo.schedule(session, person.user_id, effect.kind, effect.key, effect.at)
     calls = to_calls(effects, world, chat_id, language, texts, query_id)
@@ -94,6 +108,25 @@ def apply(
     for share in (e for e in effects if isinstance(e, ShareHistory)):
         calls += history.calls(session, world, share, texts)  # to the therapist, after the partners are told
     repo.queue(session, calls, now)
+
+
+def _journal(session: Session, world, effects: list, now: datetime) -> list:
+    """Write the journal as the engine said, and its readers as it decided; held texts passed on
+    become messages, each rendered from its row, in their writer's order."""
+    said = []
+    for effect in effects:
+        if isinstance(effect, Record):
+            repo.record(session, world.couple.id, effect, now)
+        elif isinstance(effect, Widen):
+            repo.widen(session, world.couple.id, effect.entry, effect.readers)
+        elif isinstance(effect, Settle):
+            repo.settle(session, world.couple.id, effect.author_id, effect.held, effect.becomes)
+        elif isinstance(effect, PassOnHeld):
+            held = repo.pass_on_held(session, world.couple.id, effect.author_id, effect.held, effect.readers)
+            said += [Say(effect.to, effect.key, {**effect.vars, "text": text}) for text in held]
+            continue
+        said.append(effect)
+    return said
 
 
 def _export_calls(session: Session, user_id: int, language: str, texts: Texts) -> list[repo.Call]:
