@@ -15,6 +15,7 @@ from dialogues.engine import step
 from dialogues.model import (
     Command,
     Couple,
+    Due,
     Event,
     PassOnHeld,
     Person,
@@ -143,6 +144,11 @@ class Stage:
                     self.act(Press(self.sender(name), data))
                     return
         raise LookupError(f"{name} has no button {choice!r}")
+
+    def due(self, name: str, kind: str) -> None:
+        """A moment scheduled for `name` has come (the shell's schedules, on a stage)."""
+        self.lines.append(f"(for {name}: {kind})")
+        self.act(Due(self.sender(name), kind, due_at=self.now))
 
     def later(self, **delta) -> None:
         self.now += timedelta(**delta)
