@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -132,9 +133,10 @@ def _journal(session: Session, world, effects: list, now: datetime) -> list:
 def _export_calls(session: Session, user_id: int, language: str, texts: Texts) -> list[repo.Call]:
     """Two files: the data as JSON, and the same to read."""
     data = privacy.export(session, user_id)
+    zone = ZoneInfo(data["settings"]["time_zone"] or "Europe/Amsterdam")
     files = [
         ("herstel-export.json", json.dumps(data, ensure_ascii=False, indent=2)),
-        ("herstel-export.txt", texts.render(language, "export.readable", data=data)),
+        ("herstel-export.txt", texts.render(language, "export.readable", data=_local_times(data, zone))),
     ]
     caption = texts.render(language, "export.caption")
     return [
@@ -149,6 +151,24 @@ def _export_calls(session: Session, user_id: int, language: str, texts: Texts) -
         )
         for name, content in files
     ]
+
+
+TIMES = {"at", "started", "ended", "due", "since", "joined", "paused_until"}
+
+
+def _local_times(value, zone: ZoneInfo):
+    """The export's moments as a person reads them: in their own time zone, to the minute."""
+    if isinstance(value, dict):
+        return {k: _local(v, zone) if k in TIMES and v else _local_times(v, zone) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_local_times(v, zone) for v in value]
+    return value
+
+
+def _local(moment: str, zone: ZoneInfo) -> str:
+    parsed = datetime.fromisoformat(moment)
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return parsed.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def unreachable(engine: Engine, user_id: int, now: datetime, texts: Texts) -> bool:
