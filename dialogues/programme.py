@@ -526,7 +526,8 @@ def _prompt(world: World, run: Run) -> list[Effect]:
                 key,
                 vars | {"partner": _other_name(world, person.user_id)},
                 _buttons(TURN_BUTTONS[spec.kind], "turn"),
-                entries=_entries(*(a.entry for a in run.answers)),
+                # A choose step shows the proposals, revealed already; a both step's answers stay private.
+                entries=_entries(*(a.entry for a in run.answers)) if spec.kind == "choose" else (),
             )
             for person in (world.me, world.partner)
         ]
