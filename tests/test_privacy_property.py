@@ -211,7 +211,7 @@ def take_turn(shell: Shell, pick: int) -> None:
     shell.write(who)
 
 
-@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=50, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(ACTIONS)
 def test_whatever_a_person_can_read_holds_only_what_reached_them(actions):
     shell = Shell.linked()
