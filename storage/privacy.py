@@ -120,6 +120,7 @@ def erase(session: Session, user_id: int) -> None:
             member_ids=members,
             run=None,
             held=(),
+            choosing=(),
             unsent=(),
             saved_questions=(),
             promises=(),

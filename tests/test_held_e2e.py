@@ -12,6 +12,8 @@ from tests.test_pairing import WORDS, pair
 SAY = {
     "en": {
         "room": "Room for grief and anger",
+        "room_name": "in Room for grief and anger",
+        "place": "Your place: the partner who damaged the trust",
         "said": "I've said what I need for now",
         "yes": "Yes, that's it",
         "keep_held": "Keep for tomorrow",
@@ -27,6 +29,8 @@ SAY = {
     },
     "nl": {
         "room": "Verdriet en boosheid",
+        "room_name": "bij Ruimte voor verdriet en boosheid",
+        "place": "Jouw plek: degene die het vertrouwen heeft beschadigd",
         "said": "Dit was het voor nu",
         "yes": "Ja, zo is het",
         "keep_held": "Bewaar tot morgen",
@@ -53,6 +57,13 @@ async def export_of(herstel, person) -> dict:
     await act(herstel, (person, "write", "/export"))
     files = [r.document for r in person.inbox if r.document and r.filename == "herstel-export.json"]
     return json.loads(files[-1])
+
+
+def readable_export(person) -> str:
+    return [r.document for r in person.inbox if r.document and r.filename == "herstel-export.txt"][-1].decode()
+
+
+CODES = (": hurt", ": damaged", ": linked\n", "(room)", ": nl\n", ": uk\n", ": en\n", "declined", "None")
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
@@ -86,12 +97,15 @@ async def test_a_held_text_waits_for_its_writers_choice_and_a_kept_crisis_text_s
     assert say["crisis"] not in shared and say["out_of_turn"] not in shared
     written = [e["text"] for e in (await export_of(herstel, anna))["written"]]
     assert say["crisis"] in written and say["out_of_turn"] in written  # nothing is lost: hers
+    readable = readable_export(anna)  # in words, in her language
+    assert not [code for code in CODES if code in readable], readable
+    assert say["crisis"] in readable and say["room_name"] in readable and say["place"] in readable
 
     # The next day Anna is asked again, and sends it now: it reaches Ben, and then his export.
     herstel.clock.advance(days=1, minutes=1)
     await herstel.bot.tick()
     await herstel.settle()
-    assert say["reminder"] in anna.last.text
+    assert any(t.startswith(say["reminder"]) and "Ben" in t for t in anna.texts()[-2:])
     await act(herstel, (anna, "press", say["send_held"]))
     assert say["earlier"] in ben.last.text and say["out_of_turn"] in ben.last.text
     shared = json.dumps((await export_of(herstel, ben))["shared_with_me"], ensure_ascii=False)
