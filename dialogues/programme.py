@@ -19,6 +19,7 @@ from dialogues.model import (
     Person,
     Phase,
     Promise,
+    Recipient,
     Record,
     Run,
     Say,
@@ -26,6 +27,7 @@ from dialogues.model import (
     Settle,
     Toast,
     World,
+    known,
 )
 
 Outcome = tuple[World, list[Effect]]
@@ -68,7 +70,7 @@ HELD_KEPT_FOR = timedelta(days=1)  # "keep for tomorrow": the writer is asked ag
 
 
 def menu(world: World, now: datetime) -> Outcome:
-    run = world.couple.run
+    run = known(world.couple).run
     if run:
         exercise = EXERCISES[run.name]
         choices = ("resume", "stop") if run.paused else ("pause", "stop")
@@ -81,26 +83,26 @@ def menu(world: World, now: datetime) -> Outcome:
             "exercise.running",
             exercise=run.name,
             turn=_name_of(world, turn_id),
-            mine=turn_id == world.me.user_id,
+            mine=turn_id == known(world.me).user_id,
             paused=run.paused,
         )
-    mine = tuple(e.name for e in PROGRAMME if _may_start(world.me, e)) + ("limit",)
-    suggested = _suggested(world.couple)
+    mine = tuple(e.name for e in PROGRAMME if _may_start(known(world.me), e)) + ("limit",)
+    suggested = _suggested(known(world.couple))
     return _ask(
         world,
         "me",
         "menu",
         mine,
         "exercise.menu",
-        partner=world.partner.first_name,
+        partner=known(world.partner).first_name,
         suggested=suggested.name if suggested else "",
-        mine=bool(suggested) and _may_start(world.me, suggested),
+        mine=suggested is not None and _may_start(known(world.me), suggested),
     )
 
 
 def on_text(world: World, text: str, now: datetime, entry: str = "") -> Outcome:
     """A linked person's text; `entry` names its journal entry (the event's nonce)."""
-    me, couple = world.me, world.couple
+    me, couple = known(world.me), known(world.couple)
     record = Record(me.user_id, text, couple.run.name if couple.run else None, entry)
     if couple.run is None:
         says = Say("partner", "partner.says", {"partner": me.first_name, "text": text}, entries=_entries(entry))
@@ -117,11 +119,11 @@ def on_text(world: World, text: str, now: datetime, entry: str = "") -> Outcome:
 
 def on_edit(world: World, text: str, entry: str = "") -> Outcome:
     """An edit during an exercise is held like any text out of turn: the turns stay as they are."""
-    return _hold(world, Record(world.me.user_id, text, world.couple.run.name, entry))
+    return _hold(world, Record(known(world.me).user_id, text, known(known(world.couple).run).name, entry))
 
 
 def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome:
-    couple, run = world.couple, world.couple.run
+    couple, run = known(world.couple), known(world.couple).run
     if question == "menu":
         return _choose_limit(world) if choice == "limit" else _begin(world, EXERCISES[choice], now)
     if question == "held":
@@ -130,8 +132,8 @@ def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome
         couple = replace(couple, questions_per_day=int(choice))
         world = replace(world, couple=couple)
         return world, [
-            Say("self", "questions.limit_set", {"limit": int(choice), "partner": world.partner.first_name}),
-            Say("partner", "questions.limit_changed", {"limit": int(choice), "partner": world.me.first_name}),
+            Say("self", "questions.limit_set", {"limit": int(choice), "partner": known(world.partner).first_name}),
+            Say("partner", "questions.limit_changed", {"limit": int(choice), "partner": known(world.me).first_name}),
         ]
     if run is None:
         return world, [_stale()]
@@ -152,7 +154,7 @@ def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome
 
 
 def pause(world: World) -> Outcome:
-    run = world.couple.run
+    run = known(world.couple).run
     if run is None:
         return world, [Say("self", "exercise.nothing_to_pause")]
     if run.paused:
@@ -161,7 +163,7 @@ def pause(world: World) -> Outcome:
     world, effects = _ask(world, "me", "running", ("resume", "stop"), "exercise.paused", exercise=run.name)
     return _clear_partner_menu(world), [
         *effects,
-        Say("partner", "exercise.partner_paused", {"partner": world.me.first_name, "exercise": run.name}),
+        Say("partner", "exercise.partner_paused", {"partner": known(world.me).first_name, "exercise": run.name}),
     ]
 
 
@@ -177,22 +179,26 @@ def _suggested(couple: Couple) -> Exercise | None:
 
 
 def _begin(world: World, exercise: Exercise, now: datetime) -> Outcome:
-    couple = world.couple
+    couple = known(world.couple)
     if couple.run is not None:
         return world, [Say("self", "exercise.busy", {"exercise": couple.run.name})]
-    if not _may_start(world.me, exercise):
+    if not _may_start(known(world.me), exercise):
         return world, [_stale()]
-    today = _local_date(world.me, now)
+    today = _local_date(known(world.me), now)
     if exercise.heavy and couple.heavy_on == today:
         return world, [Say("self", "exercise.pacing")]
     if exercise.heavy:
         couple = replace(couple, heavy_on=today)
     if exercise.steps[exercise.first].kind == "look":  # a look back is a message, not a turn
-        summary = {"done": list(dict.fromkeys(couple.done)), "plan": couple.plan or "", "partner": world.me.first_name}
+        summary = {
+            "done": list(dict.fromkeys(couple.done)),
+            "plan": couple.plan or "",
+            "partner": known(world.me).first_name,
+        }
         return world, [Say("self", "ex.look_back.look", summary), Say("partner", "ex.look_back.look", summary)]
-    run = Run(name=exercise.name, step=exercise.first, starter_id=world.me.user_id)
+    run = Run(name=exercise.name, step=exercise.first, starter_id=known(world.me).user_id)
     world = replace(world, couple=couple)
-    note = {"exercise": exercise.name, "partner": world.me.first_name}
+    note = {"exercise": exercise.name, "partner": known(world.me).first_name}
     world, effects = _enter(world, run, exercise.first, now)
     return world, [Say("self", "exercise.begins", note), Say("partner", "exercise.partner_begins", note), *effects]
 
@@ -220,34 +226,34 @@ def _enter(world: World, run: Run, step_name: str | None, now: datetime) -> Outc
 
 def _finish(world: World, run: Run, now: datetime) -> Outcome:
     exercise = EXERCISES[run.name]
-    couple = replace(world.couple, run=None, done=(*world.couple.done, run.name))
-    couple = replace(couple, finished=(*couple.finished, Finished(run.name, _local_date(world.me, now))))
+    couple = replace(known(world.couple), run=None, done=(*known(world.couple).done, run.name))
+    couple = replace(couple, finished=(*couple.finished, Finished(run.name, _local_date(known(world.me), now))))
     follow_up: list[Effect] = []
     if exercise.follow_up_days:
         at = now + timedelta(days=exercise.follow_up_days)
         couple = replace(couple, trust_follow_up=at)
         follow_up = [Schedule("self", "trust", at), Schedule("partner", "trust", at)]
-    world = _clear_partner_menu(replace(world, couple=couple, me=replace(world.me, asking=None)))
+    world = _clear_partner_menu(replace(world, couple=couple, me=replace(known(world.me), asking=None)))
     note = {"exercise": run.name}
     world, asked = _ask_about_held(world)
     return world, [Say("self", "exercise.done", note), Say("partner", "exercise.done", note), *follow_up, *asked]
 
 
 def _stop(world: World) -> Outcome:
-    run = world.couple.run
+    run = known(known(world.couple).run)
     world = _clear_partner_menu(_with_run(world, None))
     world, asked = _ask_about_held(world)
     return world, [
-        Say("self", "exercise.stopped", {"exercise": run.name, "partner": world.partner.first_name}),
-        Say("partner", "exercise.partner_stopped", {"exercise": run.name, "partner": world.me.first_name}),
+        Say("self", "exercise.stopped", {"exercise": run.name, "partner": known(world.partner).first_name}),
+        Say("partner", "exercise.partner_stopped", {"exercise": run.name, "partner": known(world.me).first_name}),
         *asked,
     ]
 
 
 def _resume(world: World, now: datetime) -> Outcome:
-    run = replace(world.couple.run, paused=False)
+    run = replace(known(known(world.couple).run), paused=False)
     world = _with_run(world, run)
-    note = {"exercise": run.name, "partner": world.me.first_name}
+    note = {"exercise": run.name, "partner": known(world.me).first_name}
     world, prompts = _prompted(world, run)
     return world, [Say("self", "exercise.resumed", note), Say("partner", "exercise.partner_resumed", note), *prompts]
 
@@ -256,12 +262,12 @@ def _resume(world: World, now: datetime) -> Outcome:
 
 
 def _write(world: World, run: Run, spec: Spec, record: Record, now: datetime) -> Outcome:
-    me, text, entry = world.me, record.text, record.entry
+    me, text, entry = known(world.me), record.text, record.entry
     quote = Say("partner", "partner.says", {"partner": me.first_name, "text": text}, entries=_entries(entry))
     match spec.kind:
         case "speak":
             world, effects = _ask(
-                world, "me", "turn", ("said", "pause"), "exercise.passed_on", partner=world.partner.first_name
+                world, "me", "turn", ("said", "pause"), "exercise.passed_on", partner=known(world.partner).first_name
             )
             return world, [quote, *effects]
         case "say":
@@ -278,7 +284,7 @@ def _write(world: World, run: Run, spec: Spec, record: Record, now: datetime) ->
                 f"ex.{run.name}.preview",
                 text=text,
                 coach=coach,
-                partner=world.partner.first_name,
+                partner=known(world.partner).first_name,
             )
         case "mirror":
             return _enter(world, replace(run, text=text, entry=entry), spec.next, now)
@@ -316,7 +322,7 @@ def _saved_entries(couple: Couple) -> tuple[str, ...]:
 
 
 def _count_from_today(world: World, now: datetime) -> Couple:
-    couple, today = world.couple, _local_date(world.me, now)
+    couple, today = known(world.couple), _local_date(known(world.me), now)
     if couple.asked_on != today:
         couple = replace(couple, asked_on=today, asked_today=0)
     return couple
@@ -324,8 +330,8 @@ def _count_from_today(world: World, now: datetime) -> Couple:
 
 def _reopen_questions(world: World, run: Run, now: datetime) -> tuple[World, Run, Run | None]:
     """Before new questions: a promised answer that is due, then questions saved from another day."""
-    couple = world.couple
-    answer_step = EXERCISES[run.name].steps[run.step].next
+    couple = known(world.couple)
+    answer_step = known(EXERCISES[run.name].steps[run.step].next)
     due = next((p for p in couple.promises if p.due <= now), None)
     if due:
         couple = replace(couple, promises=tuple(p for p in couple.promises if p is not due))
@@ -344,19 +350,24 @@ def _reopen_questions(world: World, run: Run, now: datetime) -> tuple[World, Run
 
 
 def _answer_privately(world: World, run: Run, spec: Spec, record: Record, now: datetime) -> Outcome:
-    me, text = world.me, record.text
+    me, text = known(world.me), record.text
     if any(a.author_id == me.user_id for a in run.answers):
         return _hold(world, record)
     run = replace(run, answers=(*run.answers, Entry(me.user_id, text, record.entry)))
     if len(run.answers) < 2:
         world = _with_run(world, run)
-        return world, [Say("self", "exercise.answer_kept", {"partner": world.partner.first_name})]
+        return world, [Say("self", "exercise.answer_kept", {"partner": known(world.partner).first_name})]
     mine = text
     theirs = next(a for a in run.answers if a.author_id != me.user_id)
     reveal = f"ex.{run.name}.{run.step}.reveal"
     both = _entries(*(a.entry for a in run.answers))
     effects = [
-        Say("self", reveal, {"partner": world.partner.first_name, "mine": mine, "theirs": theirs.text}, entries=both),
+        Say(
+            "self",
+            reveal,
+            {"partner": known(world.partner).first_name, "mine": mine, "theirs": theirs.text},
+            entries=both,
+        ),
         Say("partner", reveal, {"partner": me.first_name, "mine": theirs.text, "theirs": mine}, entries=both),
     ]
     proposals = tuple(sorted(run.answers, key=lambda a: a.author_id != run.starter_id))  # the starter's first
@@ -376,19 +387,19 @@ def _rewrite(world: World, run: Run) -> Outcome:
 
 
 def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime) -> Outcome:
-    partner = world.partner.first_name
+    partner = known(world.partner).first_name
     match choice:
         case "said":
             return _enter(world, replace(run, text=None), spec.next, now)
         case "read":
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
-            return world, [Say("partner", "exercise.read", {"partner": world.me.first_name}), *effects]
+            return world, [Say("partner", "exercise.read", {"partner": known(world.me).first_name}), *effects]
         case "yes":
             world, effects = _enter(world, replace(run, text=None, round=1), spec.next, now)
-            return world, [Say("partner", "exercise.heard", {"partner": world.me.first_name}), *effects]
+            return world, [Say("partner", "exercise.heard", {"partner": known(world.me).first_name}), *effects]
         case "not_quite":
             run = replace(run, round=run.round + 1, text=None)
-            told = Say("partner", "exercise.not_quite", {"partner": world.me.first_name})
+            told = Say("partner", "exercise.not_quite", {"partner": known(world.me).first_name})
             if run.round > ROUNDS_BEFORE_PAUSE_OFFER:
                 world = _with_run(world, replace(run, round=1))
                 world, effects = _ask(world, "me", "rounds", ("pause", "go_on"), "exercise.rounds", partner=partner)
@@ -399,32 +410,36 @@ def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime)
             return _finish(world, run, now)
         case "later":
             couple = replace(
-                world.couple,
-                promises=(*world.couple.promises, Promise(run.text, now + timedelta(days=1), run.entry)),
+                known(world.couple),
+                promises=(*known(world.couple).promises, Promise(known(run.text), now + timedelta(days=1), run.entry)),
             )
             world = replace(world, couple=couple)
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
             reminder = Schedule("self", "promise", now + timedelta(days=1))
-            return world, [Say("partner", "questions.later", {"partner": world.me.first_name}), reminder, *effects]
+            return world, [
+                Say("partner", "questions.later", {"partner": known(world.me).first_name}),
+                reminder,
+                *effects,
+            ]
         case "first" | "second":
             return _pick(world, run, spec, 0 if choice == "first" else 1, now)
     raise AssertionError(choice)
 
 
 def _pick(world: World, run: Run, spec: Spec, index: int, now: datetime) -> Outcome:
-    me = world.me
+    me = known(world.me)
     choices = tuple(c for c in run.choices if c.author_id != me.user_id) + (Entry(me.user_id, str(index)),)
     run = replace(run, choices=choices)
     if len(choices) < 2:
         world = _with_run(world, run)
-        return world, [Say("self", "ex.plan.agree.kept", {"partner": world.partner.first_name})]
+        return world, [Say("self", "ex.plan.agree.kept", {"partner": known(world.partner).first_name})]
     if choices[0].text != choices[1].text:
         world = _with_run(world, replace(run, choices=()))
         world, mine = _prompted(world, replace(run, choices=()))
         return world, [Say("self", "ex.plan.agree.differ", {}), Say("partner", "ex.plan.agree.differ", {}), *mine]
     plan = run.answers[index].text
     chosen = _entries(run.answers[index].entry)
-    world = replace(world, couple=replace(world.couple, plan=plan))
+    world = replace(world, couple=replace(known(world.couple), plan=plan))
     world, effects = _enter(world, run, spec.next, now)
     return world, [
         Say("self", "ex.plan.agree.done", {"plan": plan}, entries=chosen),
@@ -440,24 +455,25 @@ def _pick(world: World, run: Run, spec: Spec, index: int, now: datetime) -> Outc
 
 
 def _hold(world: World, record: Record) -> Outcome:
-    couple, me = world.couple, world.me
+    couple, me = known(world.couple), known(world.me)
     if me.user_id not in couple.held:
         world = replace(world, couple=replace(couple, held=(*couple.held, me.user_id)))
-    run = couple.run
+    run = known(couple.run)
     turn = _name_of(world, _turn_of(world, run, EXERCISES[run.name].steps[run.step]))
     note = Say("self", "exercise.held", {"turn": turn, "paused": run.paused, "mine": turn == me.first_name})
     return world, [replace(record, held="turn"), note]
 
 
 def _pass_on(world: World, author_id: int, held: str) -> Effect:
-    reader = world.partner if author_id == world.me.user_id else world.me
+    me, partner = known(world.me), known(world.partner)
+    reader = partner if author_id == me.user_id else me
     to = _side(world, reader.user_id)
     return PassOnHeld(author_id, held, to, (), "exercise.held_delivered", {"partner": _name_of(world, author_id)})
 
 
 def _flush_held(world: World, author_id: int) -> Outcome:
     """Pass on what `author_id` wrote out of turn, now that their turn has come."""
-    couple = world.couple
+    couple = known(world.couple)
     if author_id not in couple.held:
         return world, []
     world = replace(world, couple=replace(couple, held=tuple(a for a in couple.held if a != author_id)))
@@ -466,8 +482,8 @@ def _flush_held(world: World, author_id: int) -> Outcome:
 
 def _ask_about_held(world: World) -> Outcome:
     """The exercise ended: each writer of held texts is asked, privately, what becomes of them."""
-    couple = world.couple
-    writers = [a for a in couple.held if a in (world.me.user_id, world.partner.user_id)]
+    couple = known(world.couple)
+    writers = [a for a in couple.held if a in (known(world.me).user_id, known(world.partner).user_id)]
     choosing = (*(a for a in couple.choosing if a not in writers), *writers)
     world = replace(world, couple=replace(couple, held=(), choosing=choosing))
     effects: list[Effect] = []
@@ -479,15 +495,15 @@ def _ask_about_held(world: World) -> Outcome:
 
 
 def _ask_held(world: World, author_id: int, key: str) -> Outcome:
-    slot = "me" if author_id == world.me.user_id else "partner"
+    slot = "me" if author_id == known(world.me).user_id else "partner"
     return _ask(world, slot, "held", CHOICES["held"], key, partner=_other_name(world, author_id))
 
 
 def _held_choice(world: World, choice: str, now: datetime) -> Outcome:
-    me, couple = world.me, world.couple
+    me, couple = known(world.me), known(world.couple)
     if me.user_id not in couple.choosing:
         return world, [_stale()]
-    partner = world.partner.first_name
+    partner = known(world.partner).first_name
     if choice == "keep_held":
         return world, [Say("self", "held.kept", {"partner": partner}), Schedule("self", "held", now + HELD_KEPT_FOR)]
     world = replace(world, couple=replace(couple, choosing=tuple(a for a in couple.choosing if a != me.user_id)))
@@ -498,7 +514,7 @@ def _held_choice(world: World, choice: str, now: datetime) -> Outcome:
 
 def held_reminder(world: World) -> Outcome:
     """The day after "keep for tomorrow": the writer is asked again (nothing, if that no longer applies)."""
-    me, couple = world.me, world.couple
+    me, couple = known(world.me), world.couple
     if me.phase is not Phase.LINKED or couple is None or me.user_id not in couple.choosing:
         return world, []
     return _ask_held(world, me.user_id, "held.reminder")
@@ -517,7 +533,12 @@ def _prompt(world: World, run: Run) -> list[Effect]:
     spec = EXERCISES[run.name].steps[run.step]
     key = f"ex.{run.name}.{run.step}" if spec.kind not in ("mirror", "confirm") else f"ex.{spec.kind}"
     turn_id = _turn_of(world, run, spec)
-    vars = {"exercise": run.name, "text": run.text or "", "limit": world.couple.questions_per_day, "round": run.round}
+    vars = {
+        "exercise": run.name,
+        "text": run.text or "",
+        "limit": known(world.couple).questions_per_day,
+        "round": run.round,
+    }
     if spec.kind in ("both", "choose"):
         vars |= {"proposals": [a.text for a in run.answers]}
         return [
@@ -529,9 +550,9 @@ def _prompt(world: World, run: Run) -> list[Effect]:
                 # A choose step shows the proposals, revealed already; a both step's answers stay private.
                 entries=_entries(*(a.entry for a in run.answers)) if spec.kind == "choose" else (),
             )
-            for person in (world.me, world.partner)
+            for person in (known(world.me), known(world.partner))
         ]
-    other_id = world.partner.user_id if turn_id == world.me.user_id else world.me.user_id
+    other_id = known(world.partner).user_id if turn_id == known(world.me).user_id else known(world.me).user_id
     return [
         Say(
             _side(world, turn_id),
@@ -549,7 +570,7 @@ def _prompt(world: World, run: Run) -> list[Effect]:
     ]
 
 
-def _buttons(choices: tuple[str, ...], question: str) -> tuple:
+def _buttons(choices: tuple[str, ...], question: str) -> tuple[tuple[Button, ...], ...]:
     # The menu number is filled in by _with_menus, once it is known whose menu it is.
     return tuple((Button(f"button.{choice}", f"?{question}:{choice}"),) for choice in choices)
 
@@ -570,17 +591,17 @@ def _with_menus(world: World, effects: list[Effect]) -> World:
     return world
 
 
-def _ask(world: World, slot: str, question: str, choices: tuple[str, ...], key: str, **vars) -> Outcome:
+def _ask(world: World, slot: str, question: str, choices: tuple[str, ...], key: str, **vars: object) -> Outcome:
     effects: list[Effect] = [Say("self" if slot == "me" else "partner", key, vars, _buttons(choices, question))]
     return _with_menus(world, effects), effects
 
 
 def _choose_limit(world: World) -> Outcome:
-    return _ask(world, "me", "limit", QUESTION_LIMITS, "questions.limit", limit=world.couple.questions_per_day)
+    return _ask(world, "me", "limit", QUESTION_LIMITS, "questions.limit", limit=known(world.couple).questions_per_day)
 
 
 def _clear_partner_menu(world: World) -> World:
-    return replace(world, partner=replace(world.partner, asking=None))
+    return replace(world, partner=replace(known(world.partner), asking=None))
 
 
 # Who is who ---------------------------------------------------------------------------
@@ -588,13 +609,13 @@ def _clear_partner_menu(world: World) -> World:
 
 def _writers(world: World, run: Run, spec: Spec) -> set[int]:
     if spec.who == "both":
-        return {world.me.user_id, world.partner.user_id}
+        return {known(world.me).user_id, known(world.partner).user_id}
     return {_turn_of(world, run, spec)}
 
 
 def owes_turn(world: World, user_id: int) -> bool:
     """Whether the exercise is waiting for this person now."""
-    run = world.couple.run
+    run = known(world.couple).run
     if run is None or run.paused:
         return False
     spec = EXERCISES[run.name].steps[run.step]
@@ -605,7 +626,7 @@ def owes_turn(world: World, user_id: int) -> bool:
 
 
 def _turn_of(world: World, run: Run, spec: Spec) -> int:
-    me, partner = world.me, world.partner
+    me, partner = known(world.me), known(world.partner)
     match spec.who:
         case "starter":
             return run.starter_id
@@ -617,7 +638,7 @@ def _turn_of(world: World, run: Run, spec: Spec) -> int:
 
 
 def _person(world: World, user_id: int) -> Person:
-    return world.me if world.me.user_id == user_id else world.partner
+    return known(world.me) if known(world.me).user_id == user_id else known(world.partner)
 
 
 def _name_of(world: World, user_id: int) -> str:
@@ -625,15 +646,15 @@ def _name_of(world: World, user_id: int) -> str:
 
 
 def _other_name(world: World, user_id: int) -> str:
-    return world.partner.first_name if user_id == world.me.user_id else world.me.first_name
+    return known(world.partner).first_name if user_id == known(world.me).user_id else known(world.me).first_name
 
 
-def _side(world: World, user_id: int) -> str:
-    return "self" if user_id == world.me.user_id else "partner"
+def _side(world: World, user_id: int) -> Recipient:
+    return "self" if user_id == known(world.me).user_id else "partner"
 
 
 def _with_run(world: World, run: Run | None) -> World:
-    return replace(world, couple=replace(world.couple, run=run))
+    return replace(world, couple=replace(known(world.couple), run=run))
 
 
 def _local_date(person: Person, now: datetime) -> date:

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Text, delete, or_, select, type_coerce, update
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Couple
 from storage import codec, repo, secret
@@ -32,16 +32,20 @@ def export(session: Session, user_id: int) -> dict:
     what they wrote, and what reached them (as the engine decided: storage.repo.readable_by)."""
     person = session.get(PersonRow, user_id)
     couples = session.scalars(
-        select(CoupleRow).where(or_(CoupleRow.member_a == user_id, CoupleRow.member_b == user_id))
+        select(CoupleRow).where(or_(col(CoupleRow.member_a) == user_id, col(CoupleRow.member_b) == user_id))
     ).all()
     couple_ids = [c.id for c in couples]
-    cares = session.scalars(select(CareRow).where(CareRow.couple_id.in_(couple_ids)).order_by(CareRow.created_at)).all()
-    entries = session.scalars(
-        select(EntryRow).where(or_(EntryRow.author_id == user_id, repo.readable_by(user_id))).order_by(EntryRow.id)
+    cares = session.scalars(
+        select(CareRow).where(col(CareRow.couple_id).in_(couple_ids)).order_by(col(CareRow.created_at))
     ).all()
-    reached = _reached_others(session, [e.id for e in entries if e.author_id == user_id], user_id)
+    entries = session.scalars(
+        select(EntryRow)
+        .where(or_(col(EntryRow.author_id) == user_id, repo.readable_by(user_id)))
+        .order_by(col(EntryRow.id))
+    ).all()
+    reached = _reached_others(session, [e.id for e in entries if e.author_id == user_id and e.id is not None], user_id)
     schedules = session.scalars(
-        select(ScheduleRow).where(ScheduleRow.user_id == user_id).order_by(ScheduleRow.due_at)
+        select(ScheduleRow).where(col(ScheduleRow.user_id) == user_id).order_by(col(ScheduleRow.due_at))
     ).all()
     return {
         "settings": {
@@ -67,7 +71,9 @@ def export(session: Session, user_id: int) -> dict:
 def _reached_others(session: Session, entry_ids: list[int], user_id: int) -> set[int]:
     if not entry_ids:
         return set()
-    query = select(ReaderRow.entry_id).where(ReaderRow.entry_id.in_(entry_ids), ReaderRow.user_id != user_id)
+    query = select(col(ReaderRow.entry_id)).where(
+        col(ReaderRow.entry_id).in_(entry_ids), col(ReaderRow.user_id) != user_id
+    )
     return set(session.scalars(query))
 
 
@@ -108,7 +114,7 @@ def _entry(entry: EntryRow) -> dict:
 def erase(session: Session, user_id: int) -> None:
     """Delete every row about a person. A partner's own history stays, naming nobody."""
     couples = session.scalars(
-        select(CoupleRow).where(or_(CoupleRow.member_a == user_id, CoupleRow.member_b == user_id))
+        select(CoupleRow).where(or_(col(CoupleRow.member_a) == user_id, col(CoupleRow.member_b) == user_id))
     ).all()
     partners = {c.member_b if c.member_a == user_id else c.member_a for c in couples}
     for row in couples:
@@ -134,30 +140,34 @@ def erase(session: Session, user_id: int) -> None:
             couple.ended_at,
         )
         session.add(row)
-    written = select(EntryRow.id).where(EntryRow.author_id == user_id)
-    session.execute(delete(ReaderRow).where(or_(ReaderRow.user_id == user_id, ReaderRow.entry_id.in_(written))))
-    session.execute(delete(EntryRow).where(EntryRow.author_id == user_id))
-    session.execute(delete(InviteRow).where(InviteRow.inviter_id == user_id))
-    session.execute(delete(InboxRow).where(InboxRow.user_id == user_id))
-    session.execute(delete(ScheduleRow).where(ScheduleRow.user_id == user_id))
+    written = select(col(EntryRow.id)).where(col(EntryRow.author_id) == user_id)
+    session.execute(
+        delete(ReaderRow).where(or_(col(ReaderRow.user_id) == user_id, col(ReaderRow.entry_id).in_(written)))
+    )
+    session.execute(delete(EntryRow).where(col(EntryRow.author_id) == user_id))
+    session.execute(delete(InviteRow).where(col(InviteRow.inviter_id) == user_id))
+    session.execute(delete(InboxRow).where(col(InboxRow.user_id) == user_id))
+    session.execute(delete(ScheduleRow).where(col(ScheduleRow.user_id) == user_id))
     # Calls to this person, and calls to former partners that may quote them (rendered copies).
-    session.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_({user_id, *partners})))
-    session.execute(delete(PersonRow).where(PersonRow.user_id == user_id))
+    session.execute(delete(OutboxRow).where(col(OutboxRow.chat_id).in_({user_id, *partners})))
+    session.execute(delete(PersonRow).where(col(PersonRow.user_id) == user_id))
 
 
 def purge(session: Session, now: datetime, ended_days: int) -> int:
     """Retention: couples that ended more than `ended_days` ago go, with their journal."""
     cutoff = now - timedelta(days=ended_days)
     ended = session.scalars(
-        select(CoupleRow.id).where(CoupleRow.ended_at.is_not(None), CoupleRow.ended_at < cutoff)
+        select(col(CoupleRow.id)).where(col(CoupleRow.ended_at).is_not(None), col(CoupleRow.ended_at) < cutoff)
     ).all()
     if ended:
-        journal = select(EntryRow.id).where(EntryRow.couple_id.in_(ended))
-        session.execute(delete(ReaderRow).where(ReaderRow.entry_id.in_(journal)))
-        session.execute(delete(EntryRow).where(EntryRow.couple_id.in_(ended)))
-        session.execute(delete(CoupleRow).where(CoupleRow.id.in_(ended)))
+        journal = select(col(EntryRow.id)).where(col(EntryRow.couple_id).in_(ended))
+        session.execute(delete(ReaderRow).where(col(ReaderRow.entry_id).in_(journal)))
+        session.execute(delete(EntryRow).where(col(EntryRow.couple_id).in_(ended)))
+        session.execute(delete(CoupleRow).where(col(CoupleRow.id).in_(ended)))
     session.execute(
-        delete(InboxRow).where(InboxRow.processed_at.is_not(None), InboxRow.processed_at < now - timedelta(days=2))
+        delete(InboxRow).where(
+            col(InboxRow.processed_at).is_not(None), col(InboxRow.processed_at) < now - timedelta(days=2)
+        )
     )
     return len(ended)
 

@@ -58,7 +58,7 @@ def _move_rows() -> None:
         rows = bind.execute(sa.select(entries).where(entries.c.couple_id == couple.id).order_by(entries.c.id)).all()
         claimed: dict[int, str | None] = {}  # entry id -> held mark, for entries never passed on
 
-        def claim(author_id, text, held=None) -> str:
+        def claim(author_id, text, held=None, rows=rows, claimed=claimed) -> str:
             """The newest unclaimed entry with this writer and text: its name, or "" if none."""
             for row in reversed(rows):
                 if row.id not in claimed and row.author_id == author_id and row.text == text:
@@ -83,9 +83,7 @@ def _move_rows() -> None:
                 answers[0]["entry"] = claim(answers[0]["author_id"], answers[0]["text"])
             if run.get("text") and "draft" in _kinds(run):
                 run["entry"] = claim(run["starter_id"], run["text"])
-        state["saved_entries"] = [
-            claim_any(rows, claimed, question) for question in state.get("saved_questions") or []
-        ]
+        state["saved_entries"] = [claim_any(rows, claimed, question) for question in state.get("saved_questions") or []]
         for row in rows:
             private = row.id in claimed
             bind.execute(
