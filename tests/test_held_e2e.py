@@ -63,7 +63,7 @@ def readable_export(person) -> str:
     return [r.document for r in person.inbox if r.document and r.filename == "herstel-export.txt"][-1].decode()
 
 
-CODES = (": hurt", ": damaged", ": linked\n", "(room)", ": nl\n", ": uk\n", ": en\n", "declined", "None")
+CODES = (": hurt", ": damaged", ": linked\n", "(room)", ": nl\n", ": uk\n", ": en\n", "declined", ": None")
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])
