@@ -36,7 +36,7 @@ from bot.webhook import WebhookServer
 from dialogues.model import known
 from dialogues.texts import LANGUAGES, Texts
 from storage import privacy, repo, secret
-from storage.db import make_engine, migrate
+from storage.db import checkpoint, make_engine, migrate
 
 log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
@@ -115,6 +115,7 @@ class HerstelBot:
 
     async def start(self) -> None:
         migrate(self.engine)
+        privacy.check_keys(self.engine)  # a wrong key stops here, before any update is taken in
         await self._until_telegram_answers("getMe", self.application.initialize)
         self.texts = Texts(bot_username=self.application.bot.username)
         await self._set_commands()
@@ -231,6 +232,7 @@ class HerstelBot:
             with Session(self.engine) as session:
                 privacy.purge(session, now, self.settings.retention_days)
                 session.commit()
+            checkpoint(self.engine)
             self._last_purge = now
         if taken:
             self.courier.wake()
@@ -327,8 +329,11 @@ class HerstelBot:
                 self.texts,
                 self.settings.default_language,
             )
-        except (OperationalError, DatabaseInterfaceError):
-            # The database, not the update: it stays stored and is tried again; no attempt is counted.
+        except (OperationalError, DatabaseInterfaceError, secret.Undecryptable) as exc:
+            # The database or the keys (another process rotated to a key this one lacks), not the update:
+            # it stays stored and is tried again once they are back; no attempt is counted.
+            if isinstance(exc, secret.Undecryptable):
+                log.warning("stored data cannot be decrypted with this process's keys: updates wait")
             self._database_down = True
             self._handled = True
             raise
