@@ -196,7 +196,7 @@ def assert_kept(before: World, after: World, effects: list, text: str) -> None:
     couple = after.couple
     if couple is not None:
         run = couple.run
-        kept = [h.text for h in couple.held + couple.unsent] + list(couple.saved_questions)
+        kept = [h.text for h in couple.unsent] + list(couple.saved_questions)  # held texts: Record above
         kept += [p.question for p in couple.promises] + [c.word for c in couple.checkins]
         kept += [run.text] + [a.text for a in run.answers] if run else []
         if text in kept:
