@@ -10,6 +10,7 @@ schedules of every kind, after /leave, /delete, a therapist's removal and an era
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
@@ -312,7 +313,7 @@ def fresh(scene: str) -> Shell:
         links=list(shell.links),
         inbox={k: list(v) for k, v in shell.inbox.items()},
         lines=[],
-        journal=list(shell.journal),
+        journal=deepcopy(shell.journal),  # its entries' readers and marks change
     )
     return copy
 
