@@ -130,6 +130,9 @@ class InboxRow(SQLModel, table=True):
     received_at: datetime = Field(sa_column=_when(nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=_when())
     attempts: int = 0
+    # Why its last attempt failed, as a short kind ("unparseable", "failed: KeyError"), never content;
+    # an update set aside after too many failures keeps it.
+    failure: str | None = Field(default=None, max_length=64)
 
 
 DUE = "held = false"  # written as storage.repo's query says it, so the database sees it implies this

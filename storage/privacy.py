@@ -174,7 +174,7 @@ def purge(session: Session, now: datetime, retention_days: int) -> int:
       "not safe", left): their person row, schedules, calls, updates and invites; no way back to them;
     - calls held for someone who blocked the bot;
     - invites used that long ago, or made that long ago and no longer live;
-    - updates set aside; handled updates (only their id is left) after two days.
+    - updates set aside; handled updates (only their id is left) after HANDLED_IDS_KEPT.
     Returns how many couples went."""
     cutoff = now - timedelta(days=retention_days)
     ended = session.scalars(

@@ -105,7 +105,7 @@ def _insert_ignoring_duplicates(engine: Engine, model):
 
 
 def pending_updates(session: Session, limit: int = 100) -> list[dict]:
-    """Stored updates not yet handled, oldest first."""
+    """Stored updates not yet handled, oldest first (to look at; the worker takes `next_updates`)."""
     query = (
         select(col(InboxRow.payload))
         .where(col(InboxRow.processed_at).is_(None))
@@ -115,6 +115,21 @@ def pending_updates(session: Session, limit: int = 100) -> list[dict]:
     return [json.loads(payload) for payload in session.scalars(query) if payload is not None]
 
 
+@dataclass(frozen=True)
+class Pending:
+    update_id: int
+    user_id: int | None
+    payload: str  # the update as stored (JSON): parsing it is the worker's, and may fail
+
+
+def next_updates(session: Session, limit: int = 500) -> list[Pending]:
+    """The oldest pending update of each sender, oldest first: one turn each, however many one
+    person has waiting (their next becomes theirs once this one is done). An update without a
+    sender stands alone."""
+    rows = session.connection().execute(_NEXT_UPDATES, {"limit": limit})
+    return [Pending(row.update_id, row.user_id, row.payload) for row in rows]
+
+
 def claim_update(session: Session, update_id: int, now: datetime) -> bool:
     """Take an unprocessed update for this transaction and mark it done, in one statement: what it
     said and who sent it are forgotten, its id is kept against repeats. False if it was done already,
@@ -122,15 +137,29 @@ def claim_update(session: Session, update_id: int, now: datetime) -> bool:
     return session.connection().execute(_CLAIM_UPDATE, {"claimed": update_id, "now": now}).rowcount > 0
 
 
-def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int) -> int:
-    """Count a failed attempt; after too many the update is set aside (kept, not processed)."""
+def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int, kind: str) -> int:
+    """Count a failed attempt and its kind (never content); after too many the update is set aside
+    (kept, not processed). Returns the attempts so far (0: the update was done meanwhile)."""
     with Session(engine) as session:
-        row = session.get_one(InboxRow, update_id)
+        row = session.get(InboxRow, update_id)
+        if row is None or row.processed_at is not None:
+            return 0
         row.attempts += 1
+        row.failure = kind[:64]
         if row.attempts >= give_up_after:
             row.processed_at = now
         session.commit()
         return row.attempts
+
+
+def set_aside(session: Session) -> list[tuple[int, str | None]]:
+    """Updates given up on after failing: (update_id, why), oldest first."""
+    query = (
+        select(col(InboxRow.update_id), col(InboxRow.failure))
+        .where(col(InboxRow.processed_at).is_not(None), col(InboxRow.payload).is_not(None))
+        .order_by(col(InboxRow.update_id))
+    )
+    return [(row.update_id, row.failure) for row in session.execute(query)]
 
 
 # The world an event sees -------------------------------------------------------------
@@ -620,10 +649,21 @@ def queue(session: Session, calls: list[Call], now: datetime) -> None:
 
 def _due_calls_query():
     blocked = exists().where(and_(col(PersonRow.user_id) == col(OutboxRow.chat_id), not_(col(PersonRow.reachable))))
-    return (  # `held` lets an index pass calls for blocked people by; `blocked` catches any not marked
-        select(col(OutboxRow.id), col(OutboxRow.chat_id), col(OutboxRow.method), col(OutboxRow.payload))
+    due = (  # `held` lets an index pass calls for blocked people by; `blocked` catches any not marked
+        select(
+            col(OutboxRow.id),
+            col(OutboxRow.chat_id),
+            col(OutboxRow.method),
+            col(OutboxRow.payload),
+            func.row_number().over(partition_by=col(OutboxRow.chat_id), order_by=col(OutboxRow.id)).label("turn"),
+        )
         .where(col(OutboxRow.held) == false(), not_(blocked))
-        .order_by(col(OutboxRow.id))
+        .subquery()
+    )
+    return (
+        select(due.c.id, due.c.chat_id, due.c.method, due.c.payload)
+        .where(due.c.turn <= bindparam("per_chat"))
+        .order_by(due.c.turn, due.c.id)
         .limit(bindparam("limit"))
     )
 
@@ -631,14 +671,16 @@ def _due_calls_query():
 _DUE_CALLS = _due_calls_query()  # built once: building a statement costs more than running this one
 
 
-def due_calls(session: Session, limit: int = 200) -> list[QueuedCall]:
-    """Unsent calls in the order they were made, skipping people who blocked the bot.
+def due_calls(session: Session, limit: int = 200, per_chat: int = 20) -> list[QueuedCall]:
+    """Unsent calls, skipping people who blocked the bot: round by round over the chats, the first
+    call of every chat, then the second of every chat, and so on (at most `per_chat` of one chat),
+    so a chat with a backlog of thousands takes one place in each round like any other.
 
-    A chat's calls leave in this order: only a chat's first call here may be made (the courier
+    A chat's calls leave in id order: only a chat's first call here may be made (the courier
     keeps to that), so even with several processes delivering, the next becomes due only when
     this one is gone from the outbox.
     """
-    rows = session.execute(_DUE_CALLS, {"limit": limit})
+    rows = session.execute(_DUE_CALLS, {"limit": limit, "per_chat": per_chat})
     return [QueuedCall(row.id, Call(row.chat_id, row.method, json.loads(row.payload))) for row in rows]
 
 
@@ -735,6 +777,23 @@ _CLAIM_UPDATE = (
         .scalar_subquery()
     )
     .values(processed_at=bindparam("now"), payload=None, user_id=None)
+)
+_pending = _inbox.c.processed_at.is_(None)
+_NEXT_UPDATES = (
+    select(_inbox.c.update_id, _inbox.c.user_id, _inbox.c.payload)
+    .where(
+        _pending,
+        or_(
+            _inbox.c.user_id.is_(None),
+            _inbox.c.update_id.in_(
+                select(func.min(_inbox.c.update_id))
+                .where(_pending, _inbox.c.user_id.is_not(None))
+                .group_by(_inbox.c.user_id)
+            ),
+        ),
+    )
+    .order_by(_inbox.c.update_id)
+    .limit(bindparam("limit"))
 )
 _POINTER = select(_people.c.phase, _people.c.couple_id, _people.c.invite_token).where(
     _people.c.user_id == bindparam("user_id")

@@ -90,8 +90,8 @@ def purged(database_url):
         session.add(ScheduleRow(user_id=1, kind="nudge", due_at=NOW + timedelta(days=1)))
         session.add(ScheduleRow(user_id=4, kind="checkin", due_at=NOW + timedelta(days=1)))
         for update_id, user, payload, processed in (
-            (1, 3, None, NOW - timedelta(days=3)),  # handled three days ago: only its id was left
-            (2, 3, None, NOW - timedelta(days=1)),  # handled yesterday: kept against a repeat delivery
+            (1, 3, None, NOW - timedelta(days=8)),  # handled eight days ago: only its id was left
+            (2, 3, None, NOW - timedelta(days=6)),  # handled six days ago: kept against a repeat delivery
             (3, 3, '{"set": "aside"}', RECENT),  # set aside recently: kept to retry
             (4, 3, '{"set": "aside"}', OLD),  # set aside long ago
             (5, 1, '{"from": 1}', None),  # waiting, from someone who goes
@@ -132,5 +132,5 @@ def test_invites_used_long_ago_or_no_longer_held_go_and_live_ones_stay(purged):
     assert left == {secret.link_hash(t) for t in ("used-recently", "live-link", "newer-link")}
 
 
-def test_handled_updates_go_after_two_days_set_aside_ones_after_the_retention_period(purged):
+def test_handled_updates_go_after_seven_days_set_aside_ones_after_the_retention_period(purged):
     assert sorted(purged.exec(select(InboxRow.update_id)).all()) == [2, 3, 6]

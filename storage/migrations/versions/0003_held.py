@@ -7,7 +7,7 @@ their writer's choice, a private answer its partner had not answered yet, a draf
 questions saved for another day. Those are readable by their writer alone.
 
 Revision ID: 0003_held
-Revises: 0003_privacy
+Revises: 0003_fair
 """
 
 import json
@@ -18,7 +18,7 @@ from alembic import op
 from storage.secret import SecretText
 
 revision = "0003_held"
-down_revision = "0003_privacy"  # the lead rechains the 0003 revisions at merge
+down_revision = "0003_fair"  # the lead rechains the 0003 revisions at merge
 branch_labels = None
 depends_on = None
 
