@@ -56,9 +56,11 @@ class CoupleRow(SQLModel, table=True):
 
 
 class EntryRow(SQLModel, table=True):
-    """The couple's journal: every text a partner wrote to the other, in order."""
+    """The couple's journal: every text a partner (or their therapist) wrote, in order. Who may
+    read each is in `entry_readers`, as the engine decided (dialogues.engine.audience)."""
 
     __tablename__ = "entries"
+    __table_args__ = (Index("ix_entries_entry", "couple_id", "entry"),)
 
     id: int | None = Field(default=None, primary_key=True)
     couple_id: str = Field(max_length=64, index=True)
@@ -66,6 +68,17 @@ class EntryRow(SQLModel, table=True):
     exercise: str | None = Field(default=None, max_length=32)
     text: str = Field(sa_column=Column(SecretText, nullable=False))
     created_at: datetime = Field(sa_column=_when(nullable=False))
+    entry: str = Field(default="", max_length=64)  # its name for the engine (Record.entry)
+    held: str | None = Field(default=None, max_length=8)  # written out of turn: "turn" or "asked" (Record.held)
+
+
+class ReaderRow(SQLModel, table=True):
+    """Who may read a journal entry: its writer, and whoever the engine passed its text on to."""
+
+    __tablename__ = "entry_readers"
+
+    entry_id: int = Field(primary_key=True)  # entries.id; deleted with its entry (storage.privacy)
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False, index=True))
 
 
 class CareRow(SQLModel, table=True):

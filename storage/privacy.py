@@ -11,7 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Couple
-from storage import codec, secret
+from storage import codec, repo, secret
 from storage.models import (
     CareRow,
     CoupleRow,
@@ -21,6 +21,7 @@ from storage.models import (
     MetaRow,
     OutboxRow,
     PersonRow,
+    ReaderRow,
     ScheduleRow,
 )
 from storage.secret import SecretText
@@ -32,7 +33,8 @@ HANDLED_IDS_KEPT = timedelta(days=7)
 
 
 def export(session: Session, user_id: int) -> dict:
-    """Everything stored about one person: settings, links, what they wrote, what was shared with them."""
+    """Everything stored about one person: settings, links, check-ins, pauses, schedules, consents,
+    what they wrote, and what reached them (as the engine decided: storage.repo.readable_by)."""
     person = session.get(PersonRow, user_id)
     couples = session.scalars(
         select(CoupleRow).where(or_(col(CoupleRow.member_a) == user_id, col(CoupleRow.member_b) == user_id))
@@ -43,8 +45,12 @@ def export(session: Session, user_id: int) -> dict:
     ).all()
     entries = session.scalars(
         select(EntryRow)
-        .where(or_(col(EntryRow.author_id) == user_id, col(EntryRow.couple_id).in_(couple_ids)))
+        .where(or_(col(EntryRow.author_id) == user_id, repo.readable_by(user_id)))
         .order_by(col(EntryRow.id))
+    ).all()
+    reached = _reached_others(session, [e.id for e in entries if e.author_id == user_id and e.id is not None], user_id)
+    schedules = session.scalars(
+        select(ScheduleRow).where(col(ScheduleRow.user_id) == user_id).order_by(col(ScheduleRow.due_at))
     ).all()
     return {
         "settings": {
@@ -54,16 +60,43 @@ def export(session: Session, user_id: int) -> dict:
             "time_zone": person.time_zone if person else None,
             "role": person.role if person else None,
             "phase": person.phase if person else None,
-            "since": person.created_at.isoformat() if person else None,
+            "checkin_at": person.checkin_at if person else None,
+            "paused_until": _when(person.paused_until) if person else None,
+            "since": _when(person.created_at) if person else None,
         },
-        "links": [
-            {"started": c.started_at.isoformat(), "ended": c.ended_at.isoformat() if c.ended_at else None}
-            for c in couples
-        ],
+        "links": [{"started": _when(c.started_at), "ended": _when(c.ended_at)} for c in couples],
+        "checkins": [c for row in couples for c in _checkins(row, user_id)],
+        "schedules": [{"kind": row.kind, "due": _when(row.due_at)} for row in schedules],
         "consents": [_consent(care, user_id) for care in cares],
-        "written": [_entry(e) for e in entries if e.author_id == user_id],
+        "written": [_entry(e) | {"reached_others": e.id in reached} for e in entries if e.author_id == user_id],
         "shared_with_me": [_entry(e) for e in entries if e.author_id != user_id],
     }
+
+
+def _reached_others(session: Session, entry_ids: list[int], user_id: int) -> set[int]:
+    if not entry_ids:
+        return set()
+    query = select(col(ReaderRow.entry_id)).where(
+        col(ReaderRow.entry_id).in_(entry_ids), col(ReaderRow.user_id) != user_id
+    )
+    return set(session.scalars(query))
+
+
+def _checkins(row: CoupleRow, user_id: int) -> list[dict]:
+    """This person's own answers, and the partner's where both had answered (then both saw both)."""
+    checkins = codec.loads(Couple, row.state).checkins
+    done = {(c.user_id, c.day) for c in checkins if c.word is not None}
+    shown = []
+    for c in sorted(checkins, key=lambda c: (c.day, c.user_id != user_id)):
+        mine = c.user_id == user_id
+        both = {(m, c.day) for m in (row.member_a, row.member_b)} <= done
+        if mine or both:
+            shown.append({"day": c.day.isoformat(), "mine": mine, "score": c.score, "word": c.word})
+    return shown
+
+
+def _when(moment: datetime | None) -> str | None:
+    return moment.isoformat() if moment else None
 
 
 def _consent(care: CareRow, user_id: int) -> dict:
@@ -74,13 +107,13 @@ def _consent(care: CareRow, user_id: int) -> dict:
         "status": care.status,
         "you_allowed": user_id in json.loads(care.allowed_by),
         "you_shared_history": user_id in json.loads(care.history_by),
-        "joined": care.joined_at.isoformat() if care.joined_at else None,
-        "ended": care.ended_at.isoformat() if care.ended_at else None,
+        "joined": _when(care.joined_at),
+        "ended": _when(care.ended_at),
     }
 
 
 def _entry(entry: EntryRow) -> dict:
-    return {"at": entry.created_at.isoformat(), "exercise": entry.exercise, "text": entry.text}
+    return {"at": _when(entry.created_at), "exercise": entry.exercise, "text": entry.text, "held": entry.held}
 
 
 def erase(session: Session, user_id: int) -> None:
@@ -98,6 +131,7 @@ def erase(session: Session, user_id: int) -> None:
             member_ids=members,
             run=None,
             held=(),
+            choosing=(),
             unsent=(),
             saved_questions=(),
             promises=(),
@@ -112,6 +146,10 @@ def erase(session: Session, user_id: int) -> None:
             couple.ended_at,
         )
         session.add(row)
+    written = select(col(EntryRow.id)).where(col(EntryRow.author_id) == user_id)
+    session.execute(
+        delete(ReaderRow).where(or_(col(ReaderRow.user_id) == user_id, col(ReaderRow.entry_id).in_(written)))
+    )
     session.execute(delete(EntryRow).where(col(EntryRow.author_id) == user_id))
     session.execute(delete(InviteRow).where(col(InviteRow.inviter_id) == user_id))
     session.execute(delete(InboxRow).where(col(InboxRow.user_id) == user_id))
@@ -143,6 +181,8 @@ def purge(session: Session, now: datetime, retention_days: int) -> int:
         select(col(CoupleRow.id)).where(col(CoupleRow.ended_at).is_not(None), col(CoupleRow.ended_at) < cutoff)
     ).all()
     if ended:
+        journal = select(col(EntryRow.id)).where(col(EntryRow.couple_id).in_(ended))
+        session.execute(delete(ReaderRow).where(col(ReaderRow.entry_id).in_(journal)))
         session.execute(delete(EntryRow).where(col(EntryRow.couple_id).in_(ended)))
         session.execute(delete(CareRow).where(col(CareRow.couple_id).in_(ended)))
         session.execute(delete(CoupleRow).where(col(CoupleRow.id).in_(ended)))

@@ -29,7 +29,18 @@ from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Care, CareStatus, Couple, Followed, Invite, Person, Phase, Record, Role, World
 from storage import codec, secret
-from storage.models import CareRow, CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow, ScheduleRow
+from storage.models import (
+    CareRow,
+    CoupleRow,
+    EntryRow,
+    InboxRow,
+    InviteRow,
+    MetaRow,
+    OutboxRow,
+    PersonRow,
+    ReaderRow,
+    ScheduleRow,
+)
 
 OFFSET_KEY = "polling_offset"
 
@@ -410,14 +421,17 @@ def _care_values(c: Care) -> dict:
     }
 
 
-def history(session: Session, couple_id: str, until: datetime) -> list[EntryRow]:
-    """The couple's journal before `until` (when their therapist joined), oldest first."""
-    query = (
-        select(EntryRow)
-        .where(col(EntryRow.couple_id) == couple_id, col(EntryRow.created_at) < until)
-        .order_by(col(EntryRow.id))
-    )
-    return list(session.scalars(query))
+def history(session: Session, couple_id: str, until: datetime, partners: tuple[int, ...]) -> list[EntryRow]:
+    """What reached both partners before `until` (when their therapist joined), oldest first."""
+    query = select(EntryRow).where(col(EntryRow.couple_id) == couple_id, col(EntryRow.created_at) < until)
+    for partner in partners:
+        query = query.where(readable_by(partner))
+    return list(session.scalars(query.order_by(col(EntryRow.id))))
+
+
+def readable_by(user_id: int):
+    """The journal entries this person may read, as the engine decided: a condition on EntryRow."""
+    return exists().where(col(ReaderRow.entry_id) == col(EntryRow.id), col(ReaderRow.user_id) == user_id)
 
 
 def forget_cares(session: Session, user_id: int) -> None:
@@ -489,14 +503,71 @@ def _person_values(p: Person) -> dict:
 
 
 def record(session: Session, couple_id: str, entry: Record, now: datetime) -> None:
+    """A new journal entry, readable by its writer alone; an entry already there (the engine names
+    it again) only takes the new held mark."""
+    connection = session.connection()
+    if entry.entry:
+        found = connection.execute(_ENTRY_IDS, {"couple": couple_id, "entry": entry.entry}).scalars().all()
+        if found:
+            connection.execute(update(_entries).where(_entries.c.id.in_(found)).values(held=entry.held))
+            return
     values = {
         "couple_id": couple_id,
         "author_id": entry.author_id,
         "exercise": entry.exercise,
         "text": entry.text,
         "created_at": now,
+        "entry": entry.entry,
+        "held": entry.held,
     }
-    session.connection().execute(_INSERT_ENTRY, values)
+    inserted = connection.execute(_INSERT_ENTRY, values).inserted_primary_key
+    assert inserted is not None
+    entry_id = inserted[0]
+    connection.execute(_INSERT_READER, {"entry_id": entry_id, "user_id": entry.author_id})
+
+
+def widen(session: Session, couple_id: str, entry: str, readers: tuple[int, ...]) -> None:
+    """The engine passed this entry on to `readers` (dialogues.model.Widen)."""
+    ids = session.connection().execute(_ENTRY_IDS, {"couple": couple_id, "entry": entry}).scalars().all()
+    _add_readers(session, ids, readers)
+
+
+def _add_readers(session: Session, entry_ids, readers) -> None:
+    if not entry_ids or not readers:
+        return
+    connection = session.connection()
+    there = set(
+        connection.execute(
+            select(_readers.c.entry_id, _readers.c.user_id).where(
+                _readers.c.entry_id.in_(entry_ids), _readers.c.user_id.in_(readers)
+            )
+        ).all()
+    )
+    missing = [{"entry_id": e, "user_id": r} for e in entry_ids for r in readers if (e, r) not in there]
+    if missing:
+        connection.execute(_INSERT_READER, missing)
+
+
+def pass_on_held(session: Session, couple_id: str, author_id: int, held: str, readers: tuple[int, ...]) -> list[str]:
+    """The texts `author_id` wrote out of turn with this mark, in order: readable by `readers` now, held no more."""
+    rows = session.execute(
+        select(col(EntryRow.id), col(EntryRow.text))
+        .where(col(EntryRow.couple_id) == couple_id, col(EntryRow.author_id) == author_id, col(EntryRow.held) == held)
+        .order_by(col(EntryRow.id))
+    ).all()
+    ids = [row.id for row in rows]
+    if ids:
+        session.connection().execute(update(_entries).where(_entries.c.id.in_(ids)).values(held=None))
+        _add_readers(session, ids, readers)
+    return [row.text for row in rows]
+
+
+def settle(session: Session, couple_id: str, author_id: int, held: str, becomes: str | None) -> None:
+    session.connection().execute(
+        update(_entries)
+        .where(_entries.c.couple_id == couple_id, _entries.c.author_id == author_id, _entries.c.held == held)
+        .values(held=becomes)
+    )
 
 
 def _couple(row: CoupleRow | Row) -> Couple:
@@ -694,6 +765,7 @@ def _table(model: type[SQLModel]) -> Table:
 
 _people, _couples, _cares, _invites = _table(PersonRow), _table(CoupleRow), _table(CareRow), _table(InviteRow)
 _inbox, _outbox, _entries, _schedules = _table(InboxRow), _table(OutboxRow), _table(EntryRow), _table(ScheduleRow)
+_readers = _table(ReaderRow)
 
 _CLAIM_UPDATE = (
     update(_inbox)
@@ -757,6 +829,10 @@ _SET_REACHABLE = (
 _MARK_ACTIVE = update(_people).where(_people.c.user_id == bindparam("person")).values(active_on=bindparam("today"))
 _HOLD_CALLS = update(_outbox).where(_outbox.c.chat_id == bindparam("chat")).values(held=bindparam("hold"))
 _INSERT_ENTRY = insert(_entries)
+_INSERT_READER = insert(_readers)
+_ENTRY_IDS = select(_entries.c.id).where(
+    _entries.c.couple_id == bindparam("couple"), _entries.c.entry == bindparam("entry")
+)
 _INSERT_CALL = insert(_outbox)
 _STATEMENTS: dict = {}
 

@@ -10,6 +10,7 @@ schedules of every kind, after /leave, /delete, a therapist's removal and an era
 
 from __future__ import annotations
 
+from copy import deepcopy
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from functools import cache
@@ -196,7 +197,7 @@ def assert_kept(before: World, after: World, effects: list, text: str) -> None:
     couple = after.couple
     if couple is not None:
         run = couple.run
-        kept = [h.text for h in couple.held + couple.unsent] + list(couple.saved_questions)
+        kept = [h.text for h in couple.unsent] + list(couple.saved_questions)  # held texts: Record above
         kept += [p.question for p in couple.promises] + [c.word for c in couple.checkins]
         kept += [run.text] + [a.text for a in run.answers] if run else []
         if text in kept:
@@ -312,7 +313,7 @@ def fresh(scene: str) -> Shell:
         links=list(shell.links),
         inbox={k: list(v) for k, v in shell.inbox.items()},
         lines=[],
-        journal=list(shell.journal),
+        journal=deepcopy(shell.journal),  # its entries' readers and marks change
     )
     return copy
 

@@ -28,7 +28,7 @@ def test_a_linked_partner_who_floods_is_told_once_and_every_message_reaches_the_
     assert [m.text for m in stage.inbox["Anna"]] == [TEXTS.render("nl", "flood.calmer", partner="Ben", carried=True)]
     assert NOTICE["nl"] in stage.last("Anna") and "Ben" in stage.last("Anna")
     assert [last_line(m.text) for m in stage.inbox["Ben"]] == [f"bericht {n}" for n in range(60)]
-    assert [r.text for r in stage.journal] == [f"bericht {n}" for n in range(60)]
+    assert [w.record.text for w in stage.journal.entries] == [f"bericht {n}" for n in range(60)]
 
 
 def test_a_flood_that_goes_on_brings_no_second_notice_and_a_calm_minute_counts_afresh():
