@@ -384,10 +384,9 @@ class HerstelBot:
 
     def _note_contact(self, now: datetime) -> None:
         """For `herstel status`: when Telegram was last heard from, written at most once a minute."""
-        heard = self._telegram_heard()
-        if heard is None or (self._contact_noted and now - self._contact_noted < timedelta(minutes=1)):
+        if self._heard_at is None or (self._contact_noted and now - self._contact_noted < timedelta(minutes=1)):
             return
-        status.note_contact(self.engine, now - timedelta(seconds=heard))
+        status.note_contact(self.engine, now - timedelta(seconds=time.monotonic() - self._heard_at))
         self._contact_noted = now
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
