@@ -41,7 +41,7 @@ from bot.webhook import WebhookServer
 from dialogues.model import known
 from dialogues.texts import LANGUAGES, Texts
 from storage import privacy, repo, secret, status
-from storage.db import current_revision, make_engine, migrate
+from storage.db import checkpoint, current_revision, make_engine, migrate
 
 log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
@@ -133,6 +133,7 @@ class HerstelBot:
 
     async def start(self) -> None:
         migrate(self.engine)
+        privacy.check_keys(self.engine)  # a wrong key stops here, before any update is taken in
         await self.health.start(self.settings.health_listen, self.settings.health_port)
         await self._until_telegram_answers("getMe", self.application.initialize)
         self.texts = Texts(bot_username=self.application.bot.username)
@@ -260,6 +261,7 @@ class HerstelBot:
             with Session(self.engine) as session:
                 privacy.purge(session, now, self.settings.retention_days)
                 session.commit()
+            checkpoint(self.engine)
             self._last_purge = now
         self._note_contact(now)
         if taken:
@@ -360,8 +362,11 @@ class HerstelBot:
                 self.texts,
                 self.settings.default_language,
             )
-        except (OperationalError, DatabaseInterfaceError):
-            # The database, not the update: it stays stored and is tried again; no attempt is counted.
+        except (OperationalError, DatabaseInterfaceError, secret.Undecryptable) as exc:
+            # The database or the keys (another process rotated to a key this one lacks), not the update:
+            # it stays stored and is tried again once they are back; no attempt is counted.
+            if isinstance(exc, secret.Undecryptable):
+                log.warning("stored data cannot be decrypted with this process's keys: updates wait")
             self._database_down = True
             self._handled = True
             raise

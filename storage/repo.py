@@ -28,7 +28,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Care, CareStatus, Couple, Followed, Invite, Person, Phase, Record, Role, World
-from storage import codec
+from storage import codec, secret
 from storage.models import CareRow, CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow, ScheduleRow
 
 OFFSET_KEY = "polling_offset"
@@ -140,10 +140,12 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
     invite = None
     if couple is None:
         token = opened_token or (pointer.invite_token if pointer else None)
-        invite_row = db.execute(_INVITE, {"token": token}).first() if token else None
-        invite = _invite(invite_row) if invite_row else None
-        if invite:
-            _loaded(session)[("invites", invite.token)] = _invite_values(invite)
+        invite_row = db.execute(_INVITE, {"tokens": secret.link_hashes(token)}).first() if token else None
+        if token and invite_row:
+            invite = _invite(invite_row, token)
+            loaded = _loaded(session)
+            loaded[("invites", invite_row.token)] = _invite_values(invite, invite_row.token)
+            loaded[("invite_hash", invite.token)] = invite_row.token  # as stored: under the first key, or an older one
     other = None
     if couple:
         other = couple.member_ids[1] if couple.member_ids[0] == user_id else couple.member_ids[0]
@@ -193,6 +195,7 @@ def _load_people(session: Session, ids: set) -> dict[int, Person]:
         person = people[row.user_id] = _person(row)
         loaded[("people", row.user_id)] = _person_values(person)
         loaded[("reachable", row.user_id)] = row.reachable
+        loaded[("active", row.user_id)] = row.active_on
     return people
 
 
@@ -208,7 +211,13 @@ def _load_care(session: Session, statement, params: dict) -> Care | None:
 def save_world(session: Session, world: World, now: datetime) -> None:
     for person in (world.me, world.partner, world.therapist, *world.members):
         if person:
-            _write(session, _people, "user_id", _person_values(person), {"created_at": now, "reachable": True})
+            _write(
+                session,
+                _people,
+                "user_id",
+                _person_values(person),
+                {"created_at": now, "reachable": True, "active_on": now.date()},
+            )
     if world.care:
         _write(session, _cares, "id", _care_values(world.care))
     if world.couple:
@@ -222,7 +231,19 @@ def save_world(session: Session, world: World, now: datetime) -> None:
             {"member_a": c.member_ids[0], "member_b": c.member_ids[1], "started_at": c.started_at},
         )
     if world.invite:
-        _write(session, _invites, "token", _invite_values(world.invite))
+        invite = world.invite
+        stored = _loaded(session).get(("invite_hash", invite.token)) or secret.link_hash(invite.token)
+        _write(session, _invites, "token", _invite_values(invite, stored))
+
+
+def mark_active(session: Session, user_id: int, now: datetime) -> None:
+    """The person wrote or pressed today: retention counts from their last active day. One statement a
+    day at most (a person loaded in this transaction has their day known)."""
+    loaded = _loaded(session)
+    if loaded.get(("active", user_id)) == now.date():
+        return
+    session.connection().execute(_MARK_ACTIVE, {"person": user_id, "today": now.date()})
+    loaded[("active", user_id)] = now.date()
 
 
 def _write(session: Session, table, key: str, values: dict, on_insert: dict | None = None) -> None:
@@ -259,7 +280,7 @@ def _therapist_world(session: Session, user_id: int, opened_token: str | None, p
     if token:
         found = session.execute(
             select(col(CareRow.id), col(CareRow.couple_id)).where(
-                col(CareRow.token) == token.removeprefix(THERAPIST_LINK)
+                col(CareRow.token).in_(secret.link_hashes(token.removeprefix(THERAPIST_LINK)))
             )
         ).first()
     elif pointer and pointer.couple_id:
@@ -320,7 +341,7 @@ def _followed(session: Session, therapist_id: int) -> tuple[Followed, ...]:
 def _care(row: CareRow | Row) -> Care:
     return Care(
         id=row.id,
-        token=row.token,
+        token=row.link,
         couple_id=row.couple_id,
         requested_by=row.requested_by,
         created_at=_utc(row.created_at),
@@ -341,7 +362,8 @@ def _care(row: CareRow | Row) -> Care:
 def _care_values(c: Care) -> dict:
     return {
         "id": c.id,
-        "token": c.token,
+        "token": secret.link_hash(c.token),
+        "link": c.token,
         "couple_id": c.couple_id,
         "requested_by": c.requested_by,
         "created_at": c.created_at,
@@ -409,6 +431,8 @@ def _person(row: PersonRow | Row) -> Person:
         paused_until=_utc(row.paused_until),
         awaiting=row.awaiting,
         nudged_on=row.nudged_on,
+        flood_since=_utc(row.flood_since),
+        flood_count=row.flood_count,
     )
 
 
@@ -430,6 +454,8 @@ def _person_values(p: Person) -> dict:
         "paused_until": p.paused_until,
         "awaiting": p.awaiting,
         "nudged_on": p.nudged_on,
+        "flood_since": p.flood_since,
+        "flood_count": p.flood_count,
     }
 
 
@@ -448,9 +474,10 @@ def _couple(row: CoupleRow | Row) -> Couple:
     return codec.loads(Couple, row.state)
 
 
-def _invite(row) -> Invite:
+def _invite(row, token: str) -> Invite:
+    """The invite found by the hash of `token`, the link that was opened (only its hash is stored)."""
     return Invite(
-        token=row.token,
+        token=token,
         inviter_id=row.inviter_id,
         inviter_role=Role(row.inviter_role),
         created_at=_utc(row.created_at),
@@ -458,9 +485,9 @@ def _invite(row) -> Invite:
     )
 
 
-def _invite_values(i: Invite) -> dict:
+def _invite_values(i: Invite, stored_hash: str) -> dict:
     return {
-        "token": i.token,
+        "token": stored_hash,
         "inviter_id": i.inviter_id,
         "inviter_role": i.inviter_role.value,
         "created_at": i.created_at,
@@ -645,7 +672,7 @@ _COUPLE = (
     .where(_couples.c.id == bindparam("id"))
     .with_for_update()
 )
-_INVITE = select(_invites).where(_invites.c.token == bindparam("token")).with_for_update()
+_INVITE = select(_invites).where(_invites.c.token.in_(bindparam("tokens", expanding=True))).with_for_update()
 _PEOPLE = (
     select(_people)
     .where(_people.c.user_id.in_(bindparam("ids", expanding=True)))
@@ -668,6 +695,7 @@ _SET_REACHABLE = (
     .where(_people.c.user_id == bindparam("person"), _people.c.reachable == bindparam("was"))
     .values(reachable=bindparam("to"))
 )
+_MARK_ACTIVE = update(_people).where(_people.c.user_id == bindparam("person")).values(active_on=bindparam("today"))
 _HOLD_CALLS = update(_outbox).where(_outbox.c.chat_id == bindparam("chat")).values(held=bindparam("hold"))
 _INSERT_ENTRY = insert(_entries)
 _INSERT_CALL = insert(_outbox)

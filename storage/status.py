@@ -13,7 +13,7 @@ from sqlalchemy import ColumnElement, Engine, Row, Select, func, inspect, select
 from sqlmodel import Session, col
 
 from storage.db import current_revision
-from storage.models import CoupleRow, InboxRow, MetaRow, OutboxRow, PersonRow, ScheduleRow
+from storage.models import CareRow, CoupleRow, InboxRow, MetaRow, OutboxRow, PersonRow, ScheduleRow
 
 CONTACT_KEY = "last_contact"  # when Telegram last answered getUpdates or delivered to the webhook
 FAILURE_COLUMN = "failure"  # the short reason kind an update was set aside for, once the inbox has it
@@ -23,7 +23,7 @@ FAILURE_COLUMN = "failure"  # the short reason kind an update was set aside for,
 class Status:
     people: int
     couples: int  # linked now (not ended)
-    therapists: int
+    therapists: int  # following a couple now
     pending_updates: int
     oldest_pending_seconds: float | None
     set_aside: dict[str, int]  # reason kind -> updates
@@ -60,8 +60,13 @@ def read(engine: Engine, now: datetime) -> Status:
         def one(query: Select[*tuple[Any, ...]]) -> Row[*tuple[Any, ...]]:
             return session.execute(query).one()
 
-        people, therapists = one(
-            select(func.count(), func.count().filter(col(PersonRow.phase) == "therapist")).select_from(PersonRow)
+        people = session.scalar(select(func.count()).select_from(PersonRow)) or 0
+        # A person's phase is encrypted: therapists are counted as those who follow a couple now.
+        therapists = (
+            session.scalar(
+                select(func.count(func.distinct(CareRow.therapist_id))).where(col(CareRow.status) == "active")
+            )
+            or 0
         )
         couples = (
             session.scalar(select(func.count()).select_from(CoupleRow).where(col(CoupleRow.ended_at).is_(None))) or 0
@@ -144,7 +149,7 @@ def describe(status: Status, now: datetime) -> str:
     return "\n".join(
         [
             f"database        {status.database}, migration {status.revision or 'none'}",
-            f"people          {status.people} ({status.therapists} therapists), {status.couples} couples linked",
+            f"people          {status.people}, {status.couples} couples linked, {status.therapists} therapists following one",
             f"updates         {status.pending_updates} pending, oldest {age(status.oldest_pending_seconds)}",
             f"set aside       {aside}" + ("  (herstel retry puts them back in line)" if status.set_aside else ""),
             f"outbox          {status.outbox} calls, {status.held_calls} held for unreachable people, "

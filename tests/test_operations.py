@@ -109,7 +109,7 @@ async def test_status_shows_counts_and_set_aside_updates_and_retry_puts_them_bac
 
     assert main(["status"]) == 0
     shown = capsys.readouterr().out
-    assert "2 (0 therapists), 1 couples linked" in shown
+    assert "people          2, 1 couples linked, 0 therapists following one" in shown
     assert "updates         0 pending" in shown
     assert "set aside       1 unknown" in shown
     assert "telegram        last heard from" in shown and "never" not in shown
