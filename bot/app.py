@@ -24,6 +24,8 @@ import warnings
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
+from importlib.metadata import PackageNotFoundError
+from importlib.metadata import version as package_version
 
 from sqlalchemy.exc import InterfaceError as DatabaseInterfaceError
 from sqlalchemy.exc import OperationalError, SQLAlchemyError
@@ -35,13 +37,15 @@ from telegram.warnings import PTBUserWarning
 
 from bot import intake, unit_of_work
 from bot.courier import Backoff, Courier, Pace, nap
+from bot.health import HealthServer
+from bot.metrics import Metrics
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.webhook import WebhookServer
 from dialogues.model import known
 from dialogues.texts import LANGUAGES, Texts
-from storage import privacy, repo, secret
-from storage.db import checkpoint, make_engine, migrate
+from storage import privacy, repo, secret, status
+from storage.db import checkpoint, current_revision, make_engine, migrate
 
 log = logging.getLogger(__name__)
 # The outbox stores generic calls (method and parameters), and the intake needs raw update
@@ -77,6 +81,13 @@ async def off_the_loop(units: ThreadPoolExecutor, work, *args):
         raise
 
 
+def version() -> str:
+    try:
+        return package_version("herstel")
+    except PackageNotFoundError:  # run from a source tree that was never installed
+        return "(not installed)"
+
+
 def utc_now() -> datetime:
     return datetime.now(UTC)
 
@@ -88,13 +99,19 @@ class HerstelBot:
         self.pace = pace or Pace(per_second=settings.send_rate, chat_burst=settings.chat_burst)
         secret.configure(settings.keys)
         self.engine = make_engine(settings.database_url)
+        self.metrics = Metrics(self.engine, clock)
+        self.health = HealthServer(self.engine, self.metrics, self._telegram_heard)
+        self._heard_at: float | None = None  # time.monotonic() when Telegram last answered getUpdates or posted
+        self._contact_noted: datetime | None = None
         self.application = (
             Application.builder()
             .token(settings.token)
             .base_url(f"{settings.bot_api_url}/bot")
             .base_file_url(f"{settings.bot_api_url}/file/bot")
-            .request(AiohttpRequest(connections=self.pace.parallel + 4))  # the courier's calls, the long poll, spare
-            .get_updates_request(AiohttpRequest(connections=1))
+            .request(
+                AiohttpRequest(connections=self.pace.parallel + 4, observe=self._answered)
+            )  # the courier's calls, the long poll, spare
+            .get_updates_request(AiohttpRequest(connections=1, observe=self._answered))
             .updater(None)
             .build()
         )
@@ -127,6 +144,7 @@ class HerstelBot:
     async def start(self) -> None:
         migrate(self.engine)
         privacy.check_keys(self.engine)  # a wrong key stops here, before any update is taken in
+        await self.health.start(self.settings.health_listen, self.settings.health_port)
         await self._until_telegram_answers("getMe", self.application.initialize)
         self.texts = Texts(bot_username=self.application.bot.username)
         await self._set_commands()
@@ -166,7 +184,16 @@ class HerstelBot:
         # garbage collector's full passes, which otherwise walk it all and pause the loop for tens of ms.
         gc.collect()
         gc.freeze()
-        log.info("Herstel is running as @%s (%s)", bot.username, "webhook" if self.webhook else "polling")
+        log.info(
+            "Herstel %s is running as @%s: %s, %s database at migration %s, health and metrics on %s:%s",
+            version(),
+            bot.username,
+            f"webhook on port {self.webhook.port}" if self.webhook else "polling",
+            self.engine.dialect.name,
+            current_revision(self.engine),
+            self.settings.health_listen,
+            self.health.port,
+        )
 
     async def stop(self, grace: float = 10.0) -> None:
         """Stop taking updates in, finish the update and the call in hand, confirm what is stored, exit."""
@@ -190,6 +217,7 @@ class HerstelBot:
         if self.application.running:
             await self.application.stop()
         await self.application.shutdown()
+        await self.health.stop()
         self._units.shutdown(wait=True)  # every unit of work was awaited above; this only ends the thread
         self.engine.dispose()
 
@@ -245,6 +273,7 @@ class HerstelBot:
                 session.commit()
             checkpoint(self.engine)
             self._last_purge = now
+        self._note_contact(now)
         if taken:
             self.courier.wake()
         return taken
@@ -258,7 +287,10 @@ class HerstelBot:
         except SQLAlchemyError as exc:
             log.warning("schedules wait: the database cannot be reached (%s)", type(exc).__name__)
 
-    def _stored(self) -> None:
+    def _stored(self, count: int = 1) -> None:
+        self.metrics.received.inc(count)
+        if self.webhook:
+            self._heard_at = time.monotonic()
         self._idle.clear()
         self._wake.set()
 
@@ -379,7 +411,7 @@ class HerstelBot:
         try:
             self._outcomes[update.update_id] = await off_the_loop(
                 self._units,
-                unit_of_work.process,
+                self.metrics.unit(unit_of_work.process),
                 self.engine,
                 update,
                 self.clock(),
@@ -397,6 +429,24 @@ class HerstelBot:
             # Only this update waits (see _failed); the worker goes on with everyone else's.
             await self._failed(update.update_id, f"failed: {type(exc).__name__}")
             raise
+
+    def _answered(self, method: str, status_code: int | None) -> None:
+        self.metrics.api_call(method, status_code)
+        if status_code == 200 and method in ("getUpdates", "getMe", "deleteWebhook", "setWebhook"):  # start-up too
+            self._heard_at = time.monotonic()
+
+    def _telegram_heard(self) -> float | None:
+        """Seconds since Telegram was last heard from; a listening webhook counts as heard now."""
+        if self.webhook is not None and self.webhook.port is not None:
+            return 0.0
+        return None if self._heard_at is None else time.monotonic() - self._heard_at
+
+    def _note_contact(self, now: datetime) -> None:
+        """For `herstel status`: when Telegram was last heard from, written at most once a minute."""
+        if self._heard_at is None or (self._contact_noted and now - self._contact_noted < timedelta(minutes=1)):
+            return
+        status.note_contact(self.engine, now - timedelta(seconds=time.monotonic() - self._heard_at))
+        self._contact_noted = now
 
     async def _on_error(self, update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         # Only the kind of error: its message or the update may hold what someone wrote.

@@ -26,9 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=("run", "playground", "new-key", "rotate-keys"),
+        choices=("run", "playground", "new-key", "rotate-keys", "status", "retry"),
         help="run: the bot on Telegram; playground: try it locally; new-key: print a fresh encryption key; "
-        "rotate-keys: re-encrypt every stored text under the first key in HERSTEL_ENCRYPTION_KEYS. "
+        "rotate-keys: re-encrypt every stored text under the first key in HERSTEL_ENCRYPTION_KEYS; "
+        "status: counts, queues and ages (never names, ids or texts); "
+        "retry: put updates that were set aside back in line. "
         "Without a command: run when TELEGRAM_BOT_TOKEN is set, else the playground.",
     )
     parser.add_argument("--keep", action="store_true", help="playground: keep its database (the path is printed)")
@@ -40,7 +42,11 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as error:
         return _fail(describe(error))
-    logs.configure(settings.log_level, [settings.token, *settings.keys, settings.webhook_secret_token])
+    logs.configure(
+        settings.log_level, [settings.token, *settings.keys, settings.webhook_secret_token], settings.log_format
+    )
+    if args.command in ("status", "retry"):
+        return _operator(args.command, settings)
     if args.command == "playground" or (args.command is None and not settings.token):
         from bot.playground import run_playground
 
@@ -77,6 +83,27 @@ def _rotate_keys(settings: Settings) -> int:
     engine = make_engine(settings.database_url)
     migrate(engine)
     print(f"Re-encrypted {rotate_keys(engine)} stored texts under the first key. The other keys can now be removed.")
+    return 0
+
+
+def _operator(command: str, settings: Settings) -> int:
+    """`herstel status` and `herstel retry`, against the database a running bot uses (it need not run)."""
+    from datetime import UTC, datetime
+
+    from storage import status
+    from storage.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        if command == "retry":
+            count = status.retry(engine)
+            print(f"Put {count} set-aside update{'' if count == 1 else 's'} back in line.")
+        else:
+            now = datetime.now(UTC)
+            print(status.describe(status.read(engine, now), now))
+    finally:
+        engine.dispose()
     return 0
 
 

@@ -24,6 +24,7 @@ class Settings(BaseSettings):
     encryption_keys: SecretStr | None = None  # comma-separated Fernet keys; the first encrypts
     default_language: Literal["en", "nl"] = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line
     playground_port: int = Field(default=8765, ge=0, le=65535)
     tick_seconds: float = Field(default=20.0, gt=0, le=3600)  # how often due check-ins and nudges are looked for
     retention_days: int = Field(default=90, ge=1)  # storage.privacy.purge: every table's retention
@@ -36,6 +37,9 @@ class Settings(BaseSettings):
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "/telegram"
     webhook_listen: str = "0.0.0.0"
+    # /healthz, /readyz and /metrics (bot/health.py); port 0 picks a free one.
+    health_listen: str = "127.0.0.1"
+    health_port: int = Field(default=8766, ge=0, le=65535)
 
     @field_validator("webhook_url")
     @classmethod

@@ -27,6 +27,8 @@ POSTGRES_URL = os.environ.get("HERSTEL_TEST_POSTGRES_URL")
 TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken"
 BACKENDS = ["sqlite", "postgresql"]
 KEY = secret.new_key()
+# Each bot in a test (and in a process the tests start) gets a free port for /healthz and /metrics.
+os.environ.setdefault("HERSTEL_HEALTH_PORT", "0")
 
 
 @pytest.fixture(autouse=True, scope="session")
