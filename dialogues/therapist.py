@@ -593,7 +593,10 @@ def _therapist_press(world: World, data: str, now: datetime) -> Outcome:
     if not _talking(world):
         return _choose(world)
     care, couple = world.care, _couple_label(world)
-    if question == "suggest":
+    if question == "suggest":  # a suggestion also opens the exercise for the partner who damaged the trust
+        world = replace(
+            world, couple=replace(world.couple, opened=tuple(dict.fromkeys((*world.couple.opened, choice))))
+        )
         return world, [
             Say("couple", "consent.suggestion", {"therapist": care.name, "exercise": choice}),
             Say("self", "therapist.suggested", {"couple": couple, "exercise": choice}),
