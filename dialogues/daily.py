@@ -85,7 +85,7 @@ def _typed_time(world: World, text: str, now: datetime) -> Outcome:
     at = clock.parse_time(text.lower().removesuffix("uur").removesuffix("h").strip())
     if at is None:
         return world, [Say("self", "checkin.time_unknown")]
-    if clock.QUIET_FROM <= at or at < clock.QUIET_UNTIL:
+    if at >= clock.QUIET_FROM or at < clock.QUIET_UNTIL:
         quiet = {"start": clock.QUIET_FROM.strftime("%H:%M"), "end": clock.QUIET_UNTIL.strftime("%H:%M")}
         return world, [Say("self", "checkin.time_quiet", {"at": at.strftime("%H:%M"), **quiet})]
     return _set_time(world, at.strftime("%H:%M"), now)

@@ -562,7 +562,8 @@ def _therapist_command(world: World, name: str) -> Outcome:
         case "couples":
             return _couples(world)
         case "menu" if _talking(world):
-            return _ask(world, "suggest", QUESTIONS["suggest"], "therapist.suggest", {"couple": _couple_label(world)})
+            vars = {"couple": _couple_label(world)}
+            return _ask(world, "suggest", QUESTIONS["suggest"], "therapist.suggest", vars, "button.suggest")
         case "progress" if _talking(world):
             return _progress(world)
         case "leave" if _talking(world):
@@ -668,11 +669,19 @@ def _talking(world: World) -> bool:
 # Helpers -----------------------------------------------------------------------------------
 
 
-def _ask(world: World, question: str, choices: tuple[str, ...], key: str, vars: dict | None = None) -> Outcome:
-    """A message to `me` with a fresh button menu; only the newest menu's buttons count."""
+def _ask(
+    world: World, question: str, choices: tuple[str, ...], key: str, vars: dict | None = None, label: str = ""
+) -> Outcome:
+    """A message to `me` with a fresh button menu; only the newest menu's buttons count.
+
+    `label`: one label template for every choice (as {{ exercise }}), instead of each choice's own.
+    """
     me = world.me
     menu = me.menu + 1
-    buttons = tuple((Button(f"button.{choice}", f"{menu}:{choice}"),) for choice in choices)
+    buttons = tuple(
+        (Button(label or f"button.{choice}", f"{menu}:{choice}", {"exercise": choice} if label else {}),)
+        for choice in choices
+    )
     world = replace(world, me=replace(me, menu=menu, asking=question))
     return world, [Say("self", key, vars or {}, buttons)]
 
