@@ -109,10 +109,11 @@ PROGRAMME = (
         first="write",
         later=True,
         steps={
-            "write": Step("both", "both", next="listen"),
-            "listen": Step("speak", "hurt", next="mirror"),
-            "mirror": Step("mirror", "damaged", next="check"),
-            "check": Step("confirm", "hurt", next=None, again="listen"),
+            "write": Step("both", "both", next="lead"),
+            "lead": Step("lead", "hurt", next="listen"),
+            "listen": Step("speak", "starter", next="mirror"),
+            "mirror": Step("mirror", "other", next="check"),
+            "check": Step("confirm", "starter", next=None, again="listen"),
         },
     ),
     Exercise(

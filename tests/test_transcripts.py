@@ -153,6 +153,7 @@ def meaning(s: Stage, say) -> None:
             "Ik vertelde je niet meer wanneer het slecht ging op mijn werk. Ik dacht dat je al genoeg had.",
         ),
     )
+    s.press("Anna", "me_first")
     s.write("Anna", say("I missed you long before I knew.", "Ik miste je al lang voordat ik het wist."))
     s.press("Anna", "said")
     s.write(
