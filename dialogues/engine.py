@@ -30,6 +30,7 @@ from dialogues.model import (
     Person,
     Phase,
     Press,
+    Recipient,
     Record,
     Role,
     Say,
@@ -39,6 +40,7 @@ from dialogues.model import (
     Unreachable,
     Unsupported,
     World,
+    known,
 )
 
 INVITE_LIFETIME = timedelta(hours=72)
@@ -99,7 +101,7 @@ def _step(world: World, event: Event, now: datetime) -> Step:
             return _on_unsupported(world)
         case Due():
             return daily.on_due(world, event, now)
-        case Located() if world.me.awaiting == "zone":
+        case Located() if known(world.me).awaiting == "zone":
             return daily.on_located(world, event.time_zone, now)
         case Located():
             return _on_unsupported(world)
@@ -110,7 +112,7 @@ def _step(world: World, event: Event, now: datetime) -> Step:
 
 
 def _on_start(world: World, event: Start, now: datetime) -> Step:
-    me = world.me
+    me = known(world.me)
     payload = event.payload or None
     match me.phase:
         case Phase.NEW | Phase.SCREENING:
@@ -120,8 +122,8 @@ def _on_start(world: World, event: Start, now: datetime) -> Step:
             return _ask(world, "self", "rescreen", "safety.still_not_safe", _help(me))
         case Phase.LINKED:
             if payload:
-                return world, [Say("self", "link.already_linked", {"partner": world.partner.first_name})]
-            return world, [Say("self", "status.linked", {"partner": world.partner.first_name})]
+                return world, [Say("self", "link.already_linked", {"partner": known(world.partner).first_name})]
+            return world, [Say("self", "status.linked", {"partner": known(world.partner).first_name})]
         case Phase.INVITING if not payload:
             return world, [Say("self", "status.inviting", {"token": me.invite_token})]
         case Phase.JOINING if not payload:
@@ -133,7 +135,7 @@ def _on_start(world: World, event: Start, now: datetime) -> Step:
 
 def _open_link(world: World, token: str, now: datetime) -> Step:
     """Someone who passed the safety question opens a partner's link (loaded as world.invite)."""
-    me = world.me
+    me = known(world.me)
     refusal = _why_invite_unusable(world, now)
     if refusal:
         if me.phase is not Phase.INVITING:  # an inviter keeps their own link open
@@ -147,7 +149,7 @@ def _why_invite_unusable(world: World, now: datetime) -> str | None:
     invite = world.invite
     if invite is None:
         return "link.unknown"
-    if invite.inviter_id == world.me.user_id:
+    if invite.inviter_id == known(world.me).user_id:
         return "link.own"
     if invite.used_at is not None:
         return "link.used"
@@ -166,15 +168,15 @@ def _inviter_name(world: World) -> str:
 def _offer_join(world: World, now: datetime) -> Step:
     refusal = _why_invite_unusable(world, now)
     if refusal:
-        world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+        world = replace(world, me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, invite_token=None))
         return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
-    invite = world.invite
+    invite = known(world.invite)
     return _ask(
         world,
         "self",
         "join",
         "join.confirm",
-        {"partner": world.partner.first_name, "role": invite.inviter_role.other.value},
+        {"partner": known(world.partner).first_name, "role": invite.inviter_role.other.value},
     )
 
 
@@ -182,7 +184,7 @@ def _offer_join(world: World, now: datetime) -> Step:
 
 
 def _on_press(world: World, event: Press, now: datetime) -> Step:
-    me = world.me
+    me = known(world.me)
     if event.data.startswith("ci:"):
         return daily.checkin_press(world, event.data, now)
     menu, _, choice = event.data.partition(":")
@@ -198,7 +200,7 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
         case "screen":
             return _answer_screen(world, choice, now)
         case "rescreen":
-            world = replace(world, me=replace(world.me, phase=Phase.SCREENING, screened=0))
+            world = replace(world, me=replace(known(world.me), phase=Phase.SCREENING, screened=0))
             return _resume(world, now)
         case "crisis":
             return _decide_unsent(world, choice, now)
@@ -214,21 +216,21 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
         return _ask(world, "self", "country", "country.choose")
     if question in daily.CHOICES:
         return daily.on_press(world, question, choice, now)
-    if world.me.phase is Phase.LINKED:
+    if known(world.me).phase is Phase.LINKED:
         return programme.on_press(world, question, choice, now)
     return world, [Toast("press.stale")]
 
 
 def _set_country(world: World, country: str, now: datetime) -> Step:
-    world = replace(world, me=replace(world.me, country=country))
-    if world.me.phase is Phase.SCREENING:
+    world = replace(world, me=replace(known(world.me), country=country))
+    if known(world.me).phase is Phase.SCREENING:
         return _resume(world, now)
-    return world, [Say("self", "country.set", _help(world.me))]
+    return world, [Say("self", "country.set", _help(known(world.me)))]
 
 
 def _answer_screen(world: World, choice: str, now: datetime) -> Step:
     """Four private questions; any "yes" means couples work is not the safe step now."""
-    me = world.me
+    me = known(world.me)
     if me.phase is not Phase.SCREENING:
         return world, [Toast("press.stale")]
     if choice == "unsafe":
@@ -244,13 +246,13 @@ def _answer_screen(world: World, choice: str, now: datetime) -> Step:
     return _ask(world, "self", "role", "role.choose")
 
 
-def _help(person: Person) -> dict:
+def _help(person: Person) -> dict[str, object]:
     return {"country": country_or_default(person.country, person.language)}
 
 
 def _make_invite(world: World, role: Role, nonce: str, now: datetime) -> Step:
-    invite = Invite(token=nonce, inviter_id=world.me.user_id, inviter_role=role, created_at=now)
-    me = replace(world.me, phase=Phase.INVITING, role=role, invite_token=invite.token)
+    invite = Invite(token=nonce, inviter_id=known(world.me).user_id, inviter_role=role, created_at=now)
+    me = replace(known(world.me), phase=Phase.INVITING, role=role, invite_token=invite.token)
     return replace(world, me=me, invite=invite), [
         Say("self", "invite.made", {"role": role.value}),
         Say("self", "invite.forward", {"name": me.first_name, "token": invite.token}),
@@ -258,18 +260,17 @@ def _make_invite(world: World, role: Role, nonce: str, now: datetime) -> Step:
 
 
 def _join(world: World, now: datetime, nonce: str) -> Step:
-    if world.me.phase is not Phase.JOINING:
+    if known(world.me).phase is not Phase.JOINING:
         return world, [Toast("press.stale")]
     refusal = _why_invite_unusable(world, now)
     if refusal:
-        world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+        world = replace(world, me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, invite_token=None))
         return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
-    invite, inviter, me = world.invite, world.partner, world.me
+    invite, inviter, me = known(world.invite), known(world.partner), known(world.me)
     couple = Couple(id=nonce, member_ids=(inviter.user_id, me.user_id), started_at=now)
-    linked = dict(phase=Phase.LINKED, couple_id=couple.id, invite_token=None)
     world = World(
-        me=replace(me, role=invite.inviter_role.other, **linked),
-        partner=replace(inviter, **linked),
+        me=replace(me, role=invite.inviter_role.other, phase=Phase.LINKED, couple_id=couple.id, invite_token=None),
+        partner=replace(inviter, phase=Phase.LINKED, couple_id=couple.id, invite_token=None),
         couple=couple,
         invite=replace(invite, used_at=now),
     )
@@ -282,28 +283,29 @@ def _join(world: World, now: datetime, nonce: str) -> Step:
 
 
 def _decline_join(world: World) -> Step:
-    world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+    world = replace(world, me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, invite_token=None))
     return world, [Say("self", "join.declined", {"partner": _inviter_name(world)})]
 
 
 def _leave(world: World, now: datetime) -> Step:
-    if world.me.phase is not Phase.LINKED:
+    if known(world.me).phase is not Phase.LINKED:
         return world, [Toast("press.stale")]
-    unlinked = dict(phase=Phase.CHOOSING_ROLE, role=None, couple_id=None, invite_token=None)
     world = replace(
         world,
-        me=replace(world.me, **unlinked),
-        partner=replace(world.partner, asking=None, **unlinked),
-        couple=replace(world.couple, ended_at=now),
+        me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, role=None, couple_id=None, invite_token=None),
+        partner=replace(
+            known(world.partner), phase=Phase.CHOOSING_ROLE, role=None, couple_id=None, invite_token=None, asking=None
+        ),
+        couple=replace(known(world.couple), ended_at=now),
     )
     return world, [
-        Say("self", "leave.done", {"partner": world.partner.first_name}),
-        Say("partner", "leave.partner_left", {"partner": world.me.first_name}),
+        Say("self", "leave.done", {"partner": known(world.partner).first_name}),
+        Say("partner", "leave.partner_left", {"partner": known(world.me).first_name}),
     ]
 
 
 def _set_language(world: World, language: str, now: datetime) -> Step:
-    world = replace(world, me=replace(world.me, language=language))
+    world = replace(world, me=replace(known(world.me), language=language))
     world, effects = _resume(world, now)
     return world, [Say("self", "language.set"), *effects]
 
@@ -312,7 +314,7 @@ def _set_language(world: World, language: str, now: datetime) -> Step:
 
 
 def _on_command(world: World, event: Command, now: datetime) -> Step:
-    me = replace(world.me, awaiting=None)  # a command cancels a question left open
+    me = replace(known(world.me), awaiting=None)  # a command cancels a question left open
     world = replace(world, me=me)
     match event.name:
         case "help":
@@ -325,7 +327,7 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
             return _ask(world, "self", "language", "language.choose")
         case "menu" if me.phase is Phase.LINKED:
             return programme.menu(world, now)
-        case "pause" if me.phase is Phase.LINKED and world.couple.run:
+        case "pause" if me.phase is Phase.LINKED and known(world.couple).run:
             return programme.pause(world)
         case "pause" if me.phase is Phase.LINKED:
             return daily.pause_days(world)
@@ -334,7 +336,7 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
         case "progress" if me.phase is Phase.LINKED:
             return daily.progress(world)
         case "leave" if me.phase is Phase.LINKED:
-            return _ask(world, "self", "leave", "leave.confirm", {"partner": world.partner.first_name})
+            return _ask(world, "self", "leave", "leave.confirm", {"partner": known(world.partner).first_name})
         case "country":
             return _ask(world, "self", "country", "country.choose")
         case "menu" | "leave" | "pause" | "progress" | "settings":
@@ -348,12 +350,12 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
 
 
 def _on_text(world: World, event: Text, now: datetime) -> Step:
-    me = world.me
+    me = known(world.me)
     if crisis.has_signals(event.text):
         return _crisis(world, event.text)
     if me.awaiting and not daily.takes_as_time(me.awaiting, event.text):
         world = replace(world, me=replace(me, awaiting=None))  # a message, not the check-in time asked for
-        me = world.me
+        me = known(world.me)
     if me.awaiting:
         return daily.on_awaited_text(world, event.text, now)
     if me.phase is Phase.LINKED:
@@ -365,13 +367,13 @@ def _on_text(world: World, event: Text, now: datetime) -> Step:
 
 
 def _on_edited(world: World, event: Edited) -> Step:
-    me = world.me
+    me = known(world.me)
     if crisis.has_signals(event.text):
         return _crisis(world, event.text)
-    if me.phase is Phase.LINKED and world.couple.run:
+    if me.phase is Phase.LINKED and known(world.couple).run:
         return programme.on_edit(world, event.text)
     if me.phase is Phase.LINKED:
-        partner = world.partner.first_name
+        partner = known(world.partner).first_name
         return world, [
             Say("partner", "partner.edited", {"partner": me.first_name, "text": event.text}),
             Say("self", "edit.passed_on", {"partner": partner}),
@@ -388,9 +390,9 @@ def _on_unreachable(world: World) -> Step:
 
 
 def _on_unsupported(world: World) -> Step:
-    me = world.me
+    me = known(world.me)
     if me.phase is Phase.LINKED:
-        return world, [Say("self", "only_text.linked", {"partner": world.partner.first_name})]
+        return world, [Say("self", "only_text.linked", {"partner": known(world.partner).first_name})]
     return world, [Say("self", "only_text")]
 
 
@@ -399,25 +401,27 @@ def _on_unsupported(world: World) -> Step:
 
 def _crisis(world: World, text: str) -> Step:
     """Help lines first. A linked writer's text is kept, and they decide whether it goes on."""
-    me = world.me
+    me = known(world.me)
     if me.phase is not Phase.LINKED:
         return world, [Say("self", "crisis.alone", _help(me))]
-    couple = replace(world.couple, unsent=(*world.couple.unsent, Held(me.user_id, text)))
+    couple = replace(known(world.couple), unsent=(*known(world.couple).unsent, Held(me.user_id, text)))
     world = replace(world, couple=couple)
-    world, effects = _ask(world, "self", "crisis", "crisis.linked", _help(me) | {"partner": world.partner.first_name})
+    world, effects = _ask(
+        world, "self", "crisis", "crisis.linked", _help(me) | {"partner": known(world.partner).first_name}
+    )
     return world, [Record(me.user_id, text, couple.run.name if couple.run else None), *effects]
 
 
 def _decide_unsent(world: World, choice: str, now: datetime) -> Step:
-    me = world.me
-    mine = [h for h in world.couple.unsent if h.author_id == me.user_id] if me.phase is Phase.LINKED else []
+    me = known(world.me)
+    mine = [h for h in known(world.couple).unsent if h.author_id == me.user_id] if me.phase is Phase.LINKED else []
     if not mine:
         return world, [Toast("press.stale")]
     held = mine[0]
-    couple = replace(world.couple, unsent=tuple(h for h in world.couple.unsent if h is not held))
+    couple = replace(known(world.couple), unsent=tuple(h for h in known(world.couple).unsent if h is not held))
     world = replace(world, couple=couple)
     if choice == "keep_it":
-        return world, [Say("self", "crisis.kept", {"partner": world.partner.first_name})]
+        return world, [Say("self", "crisis.kept", {"partner": known(world.partner).first_name})]
     world, effects = programme.on_text(world, held.text, now)
     return world, [e for e in effects if not isinstance(e, Record)]  # already in the journal
 
@@ -425,9 +429,9 @@ def _decide_unsent(world: World, choice: str, now: datetime) -> Step:
 def _erase(world: World, now: datetime) -> Step:
     """Dissolve the couple if there is one; the shell then erases every row about this person."""
     effects: list[Effect] = []
-    if world.me.phase is Phase.LINKED:
+    if known(world.me).phase is Phase.LINKED:
         world, _ = _leave(world, now)
-        world = replace(world, couple=replace(world.couple, unsent=(), held=(), run=None))
+        world = replace(world, couple=replace(known(world.couple), unsent=(), held=(), run=None))
         effects.append(Say("partner", "delete.partner_told"))
     return world, [*effects, Erase(), Say("self", "delete.done")]
 
@@ -437,7 +441,7 @@ def _erase(world: World, now: datetime) -> Step:
 
 def _resume(world: World, now: datetime) -> Step:
     """Ask again what the current phase waits for, so nobody is left without a next step."""
-    me = world.me
+    me = known(world.me)
     match me.phase:
         case Phase.NEW:
             return world, [Say("self", "stranger")]
@@ -454,17 +458,18 @@ def _resume(world: World, now: datetime) -> Step:
         case Phase.JOINING:
             return _offer_join(world, now)
         case Phase.LINKED:
-            return world, [Say("self", "status.linked", {"partner": world.partner.first_name})]
+            return world, [Say("self", "status.linked", {"partner": known(world.partner).first_name})]
         case Phase.THERAPIST:
             return therapist.resume(world)
     raise AssertionError(f"unhandled phase {me.phase}")
 
 
-def _ask(world: World, to: str, question: str, key: str, vars: dict | None = None) -> Step:
+def _ask(world: World, to: Recipient, question: str, key: str, vars: dict[str, object] | None = None) -> Step:
     """Send a message with a fresh button menu; only the newest menu's buttons count."""
     slot = "me" if to == "self" else "partner"
     person: Person = getattr(world, slot)
     menu = person.menu + 1
     buttons = tuple((Button(f"button.{choice}", f"{menu}:{choice}"),) for choice in QUESTIONS[question])
-    world = replace(world, **{slot: replace(person, menu=menu, asking=question)})
+    asked = replace(person, menu=menu, asking=question)
+    world = replace(world, me=asked) if slot == "me" else replace(world, partner=asked)
     return world, [Say(to, key, vars or {}, buttons)]
