@@ -9,6 +9,7 @@ import pytest
 
 from dialogues import clock, programme
 from dialogues.model import Press, World
+from dialogues.texts import Texts
 from tests.stage import Stage
 from tests.therapist_stage import CareStage, with_therapist
 
@@ -235,3 +236,19 @@ def test_a_message_written_while_a_time_was_asked_goes_to_the_partner():
     stage.write("Anna", "Are you coming home tonight?")
     assert "Are you coming home tonight?" in stage.last("Ben")
     assert stage.people[1].awaiting is None
+
+
+# 14. Welcome: how to hide message previews on the lock screen ----------------------------------
+
+
+@pytest.mark.parametrize(
+    "language, path",
+    [
+        ("en", "Settings &gt; Notifications and Sounds, and turn off Message preview"),
+        ("nl", "Instellingen &gt; Meldingen en geluiden zet je Berichtvoorbeeld uit"),
+    ],
+)
+def test_the_welcome_says_how_to_hide_message_previews_on_the_lock_screen(language, path):
+    welcome = Texts(bot_username="HerstelBot").render(language, "welcome")
+    assert path in welcome
+    assert sum("lock screen" in line or "vergrendelscherm" in line for line in welcome.splitlines()) == 1
