@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -43,7 +44,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.command == "playground" or (args.command is None and not settings.token):
         from bot.playground import run_playground
 
-        return asyncio.run(_until_signal(lambda stop: run_playground(_with_local_key(settings), stop, keep=args.keep)))
+        try:
+            return asyncio.run(
+                _until_signal(lambda stop: run_playground(_with_local_key(settings), stop, keep=args.keep))
+            )
+        except secret.KeysDoNotFit as error:
+            return _fail(str(error))
     if not settings.token and args.command != "rotate-keys":
         return _fail("Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env.")
     if not settings.keys:
@@ -60,6 +66,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_until_signal(lambda stop: HerstelBot(settings).run_until_stopped(stop)))
     except InvalidToken:  # its message holds the token: one line instead of a traceback
         return _fail("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather and put it in .env.")
+    except secret.KeysDoNotFit as error:
+        return _fail(str(error))
 
 
 def _rotate_keys(settings: Settings) -> int:
@@ -77,7 +85,8 @@ def _with_local_key(settings: Settings) -> Settings:
     if settings.keys:
         return settings
     key = secret.new_key()
-    with ENV_FILE.open("a") as env:
+    with os.fdopen(os.open(ENV_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a") as env:
+        os.chmod(ENV_FILE, 0o600)  # a .env there already may have been readable by others; now it holds the key
         env.write(
             f"\n# Made by `herstel playground`: encrypts stored texts. Keep it secret.\nHERSTEL_ENCRYPTION_KEYS={key}\n"
         )

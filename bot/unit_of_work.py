@@ -30,6 +30,7 @@ from dialogues.model import (
 )
 from dialogues.texts import Texts
 from storage import privacy, repo
+from storage.db import checkpoint
 
 
 def process(engine: Engine, update: Update, now: datetime, texts: Texts, default_language: str) -> bool:
@@ -62,8 +63,11 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
                 query_id,
                 writer,
             )
+            repo.mark_active(session, event.sender.user_id, now)  # retention counts from the last day they came
         session.commit()
-        return True
+    if event is not None and any(isinstance(e, Erase) for e in effects):
+        checkpoint(engine)  # no erased row stays behind in SQLite's write-ahead log
+    return True
 
 
 def due(engine: Engine, schedule_id: int, now: datetime, texts: Texts) -> bool:

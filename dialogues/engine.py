@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dialogues import crisis, daily, programme, therapist
+from dialogues import crisis, daily, flood, programme, therapist
 from dialogues.helplines import COUNTRIES, country_or_default
 from dialogues.model import (
     Button,
@@ -67,8 +67,12 @@ Step = tuple[World, list[Effect]]
 
 
 def step(world: World, event: Event, now: datetime) -> Step:
+    quiet = flood.unanswered(world, event, now)  # a stranger's flood: answered once a minute, not each time
+    if quiet is not None:
+        return quiet, []
     after, effects = _step(world, event, now)
     after, effects = therapist.after_step(world, after, effects, now)  # pass on to a couple's therapist
+    after, effects = flood.paced(after, event, effects, now)
     return after, effects + daily.nudges_for(world, after, now)
 
 

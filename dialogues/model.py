@@ -61,6 +61,8 @@ class Person:
     paused_until: datetime | None = None  # no check-ins or nudges until then
     awaiting: str | None = None  # what the next text is: "zone", "word" (for a check-in)
     nudged_on: date | None = None  # local date of the last nudge: at most one a day
+    flood_since: datetime | None = None  # when this minute of counting messages began (dialogues/flood.py)
+    flood_count: int = 0  # messages since then
 
 
 @dataclass(frozen=True)

@@ -202,8 +202,10 @@ def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome
         return world, [_stale()]
     if choice == "pause":
         return pause(world)
-    if question == "running":
-        return _resume(world, now) if choice == "resume" else _stop(world)
+    if question == "running" and choice == "stop":
+        return _stop(world)
+    if question == "running":  # resume: offered only while paused
+        return _resume(world, now) if run.paused else (world, [_stale()])
     if run.paused:
         return world, [_stale()]
     spec = EXERCISES[run.name].steps[run.step]
