@@ -51,6 +51,7 @@ STEP_TIMEOUT = 120.0  # seconds a scripted step may wait for the bot (restarts i
 PROGRESS_BETWEEN_KILLS = 7  # texts the couples write, at the least, between one kill and the next
 PREFER = ("No", "United Kingdom", "I damaged the trust", "Join")  # answers while pairing
 NAMING, SEND, READ, DONE = "Naming what happened", "Send", "I have read it", "This exercise is done"
+STOP_FOR_NOW = "Stop for now"  # after reading, she may answer, or stop for now
 APPRECIATION, ASKED = "Appreciation", "Name one thing you valued in"
 
 
@@ -369,14 +370,15 @@ class Couple:
         await self.press(anna, SEND)
         await self.received(ben, words)
         await self.press(ben, READ)
+        await self.press(ben, STOP_FOR_NOW)
         await until(lambda: any(DONE in t for t in ben.texts()), "the naming exercise to end")
 
     async def appreciation(self) -> tuple[str, str]:
         """Both answer privately, at the same instant; each sees both answers once both are in."""
         anna, ben = self.anna, self.ben
         asked = {p.id: _times(p, ASKED) for p in (anna, ben)}
-        await anna.send("/menu")
-        await self.press(anna, APPRECIATION)
+        await ben.send("/menu")  # the partner whose trust was damaged may begin it before impact
+        await self.press(ben, APPRECIATION)
         for person in (anna, ben):
             await until(lambda p=person: _times(p, ASKED) > asked[p.id], "the appreciation question")
         mine, theirs = await asyncio.gather(self.write(anna, "valued"), self.write(ben, "valued"))
