@@ -14,7 +14,7 @@ SAY = {
         "room": "Room for grief and anger",
         "room_name": "in Room for grief and anger",
         "place": "Your place: the partner who damaged the trust",
-        "said": "I've said what I need for now",
+        "said": "That's all for now",
         "yes": "Yes, that's it",
         "keep_held": "Keep for tomorrow",
         "send_held": "Send it now",
