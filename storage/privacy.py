@@ -97,6 +97,11 @@ def erase(session: Session, user_id: int) -> None:
         session.add(row)
     session.execute(delete(EntryRow).where(EntryRow.author_id == user_id))
     session.execute(delete(InviteRow).where(InviteRow.inviter_id == user_id))
+    session.execute(  # an invite they opened and waited on: its inviter is told they left, when they answer
+        update(InviteRow)
+        .where(InviteRow.joiner_id == user_id)
+        .values(joiner_id=None, joiner_name=None, joiner_username=None)
+    )
     session.execute(delete(InboxRow).where(InboxRow.user_id == user_id))
     session.execute(delete(ScheduleRow).where(ScheduleRow.user_id == user_id))
     # Calls to this person, and calls to former partners that may quote them (rendered copies).

@@ -67,6 +67,9 @@ SAMPLE = {
     "count": 2,
     "actor": "Ben",
     "names": "Anna & Ben",
+    "account": "Anna Jansen",
+    "username": "anna_j",
+    "made_link": True,
     "entries": [{"at": "2026-03-02 20:00", "author": "<hallo>", "exercise": "room", "text": "<hallo>"}],
 }
 
