@@ -159,7 +159,10 @@ def test_joining_waits_until_the_inviter_says_who_it_is():
 def test_nothing_the_joiner_writes_is_carried_while_they_wait():
     world, _ = opened()
     world, effects = step(world, Text(BEN, "Anna, it is me"), NOW)
-    assert [(e.to, e.key) for e in effects if isinstance(e, Say)] == [("self", "text.not_carried"), ("self", "join.waiting")]
+    assert [(e.to, e.key) for e in effects if isinstance(e, Say)] == [
+        ("self", "text.not_carried"),
+        ("self", "join.waiting"),
+    ]
     world, effects = press(world, BEN, "join")  # the old join button: nothing new
     assert keys(effects) == ["press.stale"]
 
@@ -299,6 +302,8 @@ def test_step_is_total_and_deterministic(events):
                 invites[kept.token] = kept
         if after.couple:
             couples[after.couple.id] = after.couple
-        assert all(type(e).__name__ in ("Say", "Toast", "LeaveChat", "Record", "Export", "Erase", "Schedule") for e in effects)
+        assert all(
+            type(e).__name__ in ("Say", "Toast", "LeaveChat", "Record", "Export", "Erase", "Schedule") for e in effects
+        )
         if after.me and after.me.phase is Phase.LINKED:
             assert after.partner and after.partner.couple_id == after.me.couple_id

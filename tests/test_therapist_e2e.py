@@ -87,6 +87,7 @@ async def pair_as(herstel, first, second, words):
     await herstel.settle()
     await pass_screen(herstel, second, words)
     await act(herstel, (second, "press", words["join"]))
+    await act(herstel, (first, "press", words["is_partner"]))
     assert any(f"{words['linked']} {first.name}" in t for t in second.texts())
 
 
