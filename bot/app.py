@@ -33,6 +33,7 @@ from bot.courier import Backoff, Courier, Pace, nap
 from bot.settings import Settings
 from bot.transport import AiohttpRequest
 from bot.webhook import WebhookServer
+from dialogues.model import known
 from dialogues.texts import LANGUAGES, Texts
 from storage import privacy, repo, secret
 from storage.db import make_engine, migrate
@@ -119,7 +120,7 @@ class HerstelBot:
         await self._set_commands()
         await self.application.start()
         # Schedules are rows, not jobs: this one repeating job only looks for rows that are due.
-        self.application.job_queue.run_repeating(
+        known(self.application.job_queue).run_repeating(
             self._tick_job, interval=self.settings.tick_seconds, first=0.5, name="schedules"
         )
         self._last_purge: datetime | None = None
@@ -189,8 +190,8 @@ class HerstelBot:
                 starting.result()
                 done, _ = await asyncio.wait([stopped, *self._tasks], return_when=asyncio.FIRST_COMPLETED)
                 for task in done:
-                    if task is not stopped and task.exception():
-                        raise task.exception()
+                    if task is not stopped and (error := task.exception()):
+                        raise error
         finally:
             for task in (starting, stopped):
                 task.cancel()
@@ -346,7 +347,7 @@ class HerstelBot:
     async def _set_commands(self) -> None:
         bot = self.application.bot
         for language in LANGUAGES:
-            commands = [BotCommand(c, self.texts.render(language, f"commands.{c}")) for c in COMMANDS]
+            commands = [BotCommand(c, known(self.texts).render(language, f"commands.{c}")) for c in COMMANDS]
             try:
                 await bot.set_my_commands(commands, language_code=None if language == "en" else language)
             except TelegramError as exc:

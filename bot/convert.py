@@ -73,9 +73,10 @@ def _command(message: Message) -> tuple[str, str] | None:
     entity = next(iter(message.entities or ()), None)
     if entity is None or entity.type != "bot_command" or entity.offset != 0:
         return None
-    word = message.text[1 : entity.length]
+    text = message.text or ""
+    word = text[1 : entity.length]
     name = word.split("@", 1)[0].lower()
-    return name, message.text[entity.length :].strip()
+    return name, text[entity.length :].strip()
 
 
 def _group_event(update: Update, sender: Sender, nonce: str) -> Event | None:

@@ -13,7 +13,7 @@ from datetime import datetime, timedelta
 from babel.dates import format_date
 
 from dialogues import clock
-from dialogues.model import World
+from dialogues.model import World, known
 from dialogues.texts import Texts
 from storage.repo import Call
 
@@ -22,7 +22,7 @@ COLOURS = ("#3f6f8f", "#c0673f")
 
 
 def calls(world: World, now: datetime, texts: Texts) -> list[Call]:
-    me = world.me
+    me = known(world.me)
     png = render(world, now, texts)
     return [
         Call(
@@ -42,9 +42,10 @@ def render(world: World, now: datetime, texts: Texts) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")  # no display, and no pyplot global state: Figure objects only
+    from matplotlib.dates import date2num  # its stubs take numbers where it also takes dates
     from matplotlib.figure import Figure
 
-    me, partner, couple = world.me, world.partner, world.couple
+    me, partner, couple = known(world.me), known(world.partner), known(world.couple)
     language = me.language
     say = lambda key: html.unescape(texts.render(language, key))  # noqa: E731 (labels are plain text)
     today = clock.local_date(now, me.time_zone)
@@ -57,17 +58,19 @@ def render(world: World, now: datetime, texts: Texts) -> bytes:
     for person, colour in zip((me, partner), COLOURS, strict=False):
         days = sorted(day for (uid, day) in answered if uid == person.user_id and (person is me or day in both))
         label = say("progress.you") if person is me else partner.first_name
-        axes.plot(days, [answered[(person.user_id, d)] for d in days], marker="o", color=colour, label=label)
+        axes.plot(date2num(days), [answered[(person.user_id, d)] for d in days], marker="o", color=colour, label=label)
     finished = [f for f in couple.finished if f.on >= start]
     for index, done in enumerate(finished):
-        axes.axvline(done.on, color="#999999", linestyle=":", label=say("progress.exercise") if index == 0 else None)
+        axes.axvline(
+            date2num(done.on), color="#999999", linestyle=":", label=say("progress.exercise") if index == 0 else None
+        )
     if not answered:
         axes.text(0.5, 0.5, say("progress.empty"), ha="center", va="center", transform=axes.transAxes, wrap=True)
-    axes.set_xlim(start, today + timedelta(days=1))
+    axes.set_xlim(date2num(start), date2num(today + timedelta(days=1)))
     axes.set_ylim(0.5, 5.5)
     axes.set_yticks(range(1, 6))
     ticks = [start + timedelta(days=7 * week) for week in range(WEEKS + 1)]
-    axes.set_xticks(ticks, [format_date(d, "d MMM", locale=language) for d in ticks])
+    axes.set_xticks(date2num(ticks), [format_date(d, "d MMM", locale=language) for d in ticks])
     axes.set_title(say("progress.title"))
     axes.set_ylabel(say("progress.score"))
     axes.grid(alpha=0.3)

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from dialogues.model import known
+
 LIMIT = 4096
 _TOKEN = re.compile(r"<[^>]*>|&#?\w+;|[\s\S]", re.UNICODE)
 _TAG_NAME = re.compile(r"</?\s*([a-zA-Z-]+)")
@@ -32,13 +34,14 @@ def split_html(html: str, limit: int = LIMIT) -> list[str]:
     open_tags: list[str] = []  # the full opening tags, outermost first
     current: list[str] = []
     width = 0
-    last_break = None  # (index in current, open_tags at that point)
+    last_break: tuple[int, list[str]] | None = None  # (index in current, open_tags at that point)
     for token in tokens:
         if width + _width(token) > limit:
             # Prefer the last space or newline, unless it leaves too little in this part.
-            use_break = last_break is not None and last_break[0] > len(current) // 2
-            cut = last_break[0] if use_break else len(current)
-            tags_at_cut = last_break[1] if use_break else list(open_tags)
+            if last_break is not None and last_break[0] > len(current) // 2:
+                cut, tags_at_cut = last_break
+            else:
+                cut, tags_at_cut = len(current), list(open_tags)
             head, tail = current[:cut], current[cut:]
             parts.append("".join(head) + "".join(_closing(t) for t in reversed(tags_at_cut)))
             current = list(tags_at_cut) + tail
@@ -59,4 +62,4 @@ def split_html(html: str, limit: int = LIMIT) -> list[str]:
 
 
 def _closing(opening_tag: str) -> str:
-    return f"</{_TAG_NAME.match(opening_tag).group(1)}>"
+    return f"</{known(_TAG_NAME.match(opening_tag)).group(1)}>"

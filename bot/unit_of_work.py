@@ -15,7 +15,19 @@ from bot import history, progress
 from bot.convert import reachability, to_event
 from bot.render import to_calls
 from dialogues.engine import step
-from dialogues.model import Due, Erase, Export, Progress, Record, Schedule, Sender, ShareHistory, Start, Unreachable
+from dialogues.model import (
+    Due,
+    Erase,
+    Export,
+    Progress,
+    Record,
+    Schedule,
+    Sender,
+    ShareHistory,
+    Start,
+    Unreachable,
+    known,
+)
 from dialogues.texts import Texts
 from storage import privacy, repo
 
@@ -30,17 +42,25 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
         event = to_event(update, default_language, nonce=secrets.token_urlsafe(16))
         reachable = reachability(update)
         if reachable is False:
-            _unreachable(session, update.effective_chat.id, now, texts)
+            _unreachable(session, known(update.effective_chat).id, now, texts)
         elif reachable:
-            repo.set_reachable(session, update.effective_chat.id, True)
+            repo.set_reachable(session, known(update.effective_chat).id, True)
         if event is not None:
             opened = event.payload if isinstance(event, Start) else None
             world = repo.load_world(session, event.sender.user_id, opened)
             world, effects = step(world, event, now)
             query_id = update.callback_query.id if update.callback_query else None
-            writer = event.sender.user_id if update.effective_chat.type == "private" else None
+            writer = event.sender.user_id if known(update.effective_chat).type == "private" else None
             apply(
-                session, world, effects, now, texts, update.effective_chat.id, event.sender.language, query_id, writer
+                session,
+                world,
+                effects,
+                now,
+                texts,
+                known(update.effective_chat).id,
+                event.sender.language,
+                query_id,
+                writer,
             )
         session.commit()
         return True

@@ -13,6 +13,8 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
+from dialogues.model import known
+
 QUIET_FROM = time(22, 0)
 QUIET_UNTIL = time(8, 0)
 # Dutch names of cities whose time zone is named in English.
@@ -36,7 +38,7 @@ def local_to_utc(day: date, at: time, zone: str) -> datetime:
     moment = wall.replace(tzinfo=tz, fold=0)
     utc = moment.astimezone(UTC)
     if utc.astimezone(tz).replace(tzinfo=None) != wall:  # in the gap: move on by the gap
-        gap = abs(moment.replace(fold=1).utcoffset() - moment.replace(fold=0).utcoffset())
+        gap = abs(known(moment.replace(fold=1).utcoffset()) - known(moment.replace(fold=0).utcoffset()))
         utc = (wall + gap).replace(tzinfo=tz).astimezone(UTC)
     return utc
 
@@ -82,7 +84,7 @@ def parse_time(text: str) -> time | None:
 
 @lru_cache(maxsize=1)
 def _zones_by_city() -> dict[str, str]:
-    zones = {}
+    zones: dict[str, str] = {}
     for name in available_timezones():
         if "/" in name and not name.startswith(("Etc/", "SystemV/", "US/")):
             zones.setdefault(name.rsplit("/", 1)[1].replace("_", " ").lower(), name)

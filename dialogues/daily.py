@@ -11,7 +11,23 @@ from dataclasses import replace
 from datetime import datetime, time, timedelta
 
 from dialogues import clock, programme
-from dialogues.model import Button, CheckIn, Due, Effect, Person, Phase, Progress, Say, Schedule, Toast, World
+from dialogues.model import (
+    Button,
+    CheckIn,
+    Couple,
+    Due,
+    Effect,
+    Person,
+    Phase,
+    Progress,
+    Recipient,
+    Run,
+    Say,
+    Schedule,
+    Toast,
+    World,
+    known,
+)
 
 Outcome = tuple[World, list[Effect]]
 ZONES = {
@@ -53,13 +69,13 @@ def _ask_zone(world: World, slot: str, setting_up: bool) -> Outcome:
     return _menu(world, slot, key, {"zone": clock.city(person.time_zone)}, buttons)
 
 
-def _menu(world: World, slot: str, key: str, vars: dict, buttons: list[Button]) -> Outcome:
+def _menu(world: World, slot: str, key: str, vars: dict[str, object], buttons: list[Button]) -> Outcome:
     effects: list[Effect] = [Say("self" if slot == "me" else "partner", key, vars, tuple((b,) for b in buttons))]
     return programme._with_menus(world, effects), effects
 
 
 def _set_zone(world: World, zone: str, now: datetime) -> Outcome:
-    me = replace(world.me, time_zone=zone, awaiting=None)
+    me = replace(known(world.me), time_zone=zone, awaiting=None)
     world = replace(world, me=me)
     buttons = [Button("button.at", f"?checkin_time:{at}", {"at": at}) for at in CHECKIN_TIMES]
     world, effects = _menu(world, "me", "checkin.choose_time", {"zone": clock.city(zone), "at": me.checkin_at}, buttons)
@@ -67,7 +83,7 @@ def _set_zone(world: World, zone: str, now: datetime) -> Outcome:
 
 
 def _set_time(world: World, at: str, now: datetime) -> Outcome:
-    me = replace(world.me, checkin_at=at)
+    me = replace(known(world.me), checkin_at=at)
     world = replace(world, me=me)
     return world, [
         Say("self", "checkin.time_set", {"at": at, "zone": clock.city(me.time_zone)}),
@@ -75,7 +91,7 @@ def _set_time(world: World, at: str, now: datetime) -> Outcome:
     ]
 
 
-def _schedule_checkin(person: Person, to: str, now: datetime) -> Schedule:
+def _schedule_checkin(person: Person, to: Recipient, now: datetime) -> Schedule:
     at = clock.next_local(_time(person.checkin_at), person.time_zone, now)
     return Schedule(to, "checkin", at)
 
@@ -88,7 +104,7 @@ def _time(text: str) -> time:
 
 
 def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome:
-    me = world.me
+    me = known(world.me)
     match question:
         case "zone" if choice == "other":
             world = replace(world, me=replace(me, awaiting="zone"))
@@ -110,7 +126,7 @@ def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome
 
 def on_awaited_text(world: World, text: str, now: datetime) -> Outcome:
     """The text someone was asked for: a place or time zone, or a word for today's check-in."""
-    me = world.me
+    me = known(world.me)
     if me.awaiting == "zone":
         zone = clock.find_zone(text)
         if zone is None:
@@ -127,7 +143,7 @@ def on_located(world: World, zone: str | None, now: datetime) -> Outcome:
 
 
 def settings(world: World) -> Outcome:
-    me = world.me
+    me = known(world.me)
     paused = me.paused_until
     buttons = [
         Button("button.setting_zone", "?settings:zone"),
@@ -138,7 +154,7 @@ def settings(world: World) -> Outcome:
             "?settings:" + ("resume_checkins" if paused else "pause_checkins"),
         ),
     ]
-    vars = {
+    vars: dict[str, object] = {
         "zone": clock.city(me.time_zone),
         "at": me.checkin_at,
         "country": me.country or "",
@@ -148,7 +164,7 @@ def settings(world: World) -> Outcome:
 
 
 def _setting(world: World, choice: str, now: datetime) -> Outcome:
-    me = world.me
+    me = known(world.me)
     match choice:
         case "zone":
             return _ask_zone(world, "me", setting_up=False)
@@ -181,39 +197,39 @@ def progress(world: World) -> Outcome:
 
 def checkin_press(world: World, data: str, now: datetime) -> Outcome:
     """Check-in buttons name their day; they stay valid until that day's answer is given."""
-    me, couple = world.me, world.couple
+    me, couple = known(world.me), world.couple
     _, day_text, score = (data.split(":") + ["", ""])[:3]
     mine = _checkin(couple, me.user_id, day_text)
     if me.phase is not Phase.LINKED or mine is None or mine.score is not None or score not in "12345" or not score:
         return world, [Toast("press.stale")]
     world = _replace_checkin(world, replace(mine, score=int(score)))
-    world = replace(world, me=replace(world.me, awaiting=f"word:{day_text}"))
+    world = replace(world, me=replace(known(world.me), awaiting=f"word:{day_text}"))
     world, effects = _menu(world, "me", "checkin.word", {}, [Button("button.no_word", "?word:no_word")])
     return world, effects
 
 
 def _word_done(world: World, awaiting: str | None, word: str, now: datetime) -> Outcome:
-    me, couple = world.me, world.couple
+    me, couple = known(world.me), world.couple
     day_text = (awaiting or "").removeprefix("word:")
     mine = _checkin(couple, me.user_id, day_text) if couple else None
     if mine is None or mine.word is not None:
         return world, [Toast("press.stale")]
     mine = replace(mine, word=word)
     world = _replace_checkin(world, mine)
-    theirs = _checkin(world.couple, world.partner.user_id, day_text)
+    theirs = _checkin(world.couple, known(world.partner).user_id, day_text)
     if theirs is None or theirs.word is None:
-        end = max(clock.end_of_day(mine.day, me.time_zone), clock.end_of_day(mine.day, world.partner.time_zone))
+        end = max(clock.end_of_day(mine.day, me.time_zone), clock.end_of_day(mine.day, known(world.partner).time_zone))
         return world, [
-            Say("self", "checkin.kept", {"partner": world.partner.first_name}),
+            Say("self", "checkin.kept", {"partner": known(world.partner).first_name}),
             Schedule("self", "day_end", end, key=day_text),
         ]
     return world, [
-        Say("self", "checkin.reveal", _reveal(mine, theirs, world.partner.first_name)),
+        Say("self", "checkin.reveal", _reveal(mine, theirs, known(world.partner).first_name)),
         Say("partner", "checkin.reveal", _reveal(theirs, mine, me.first_name)),
     ]
 
 
-def _reveal(mine: CheckIn, theirs: CheckIn, partner: str) -> dict:
+def _reveal(mine: CheckIn, theirs: CheckIn, partner: str) -> dict[str, object]:
     return {
         "partner": partner,
         "my_score": mine.score,
@@ -223,15 +239,17 @@ def _reveal(mine: CheckIn, theirs: CheckIn, partner: str) -> dict:
     }
 
 
-def _checkin(couple, user_id: int, day_text: str) -> CheckIn | None:
+def _checkin(couple: Couple | None, user_id: int, day_text: str) -> CheckIn | None:
+    if couple is None:  # a press or a word from someone no longer linked
+        return None
     return next((c for c in couple.checkins if c.user_id == user_id and c.day.isoformat() == day_text), None)
 
 
 def _replace_checkin(world: World, checkin: CheckIn) -> World:
     checkins = tuple(
-        checkin if (c.user_id, c.day) == (checkin.user_id, checkin.day) else c for c in world.couple.checkins
+        checkin if (c.user_id, c.day) == (checkin.user_id, checkin.day) else c for c in known(world.couple).checkins
     )
-    return replace(world, couple=replace(world.couple, checkins=checkins))
+    return replace(world, couple=replace(known(world.couple), checkins=checkins))
 
 
 # Scheduled moments ------------------------------------------------------------------------
@@ -253,12 +271,12 @@ def on_due(world: World, event: Due, now: datetime) -> Outcome:
             if clock.is_quiet(now, me.time_zone):
                 return world, [Schedule("self", event.kind, clock.outside_quiet(now, me.time_zone), event.key)]
             key = "questions.promise_reminder" if event.kind == "promise" else "trust.follow_up"
-            return world, [Say("self", key, {"partner": world.partner.first_name})]
+            return world, [Say("self", key, {"partner": known(world.partner).first_name})]
     return world, []
 
 
 def _checkin_due(world: World, event: Due, now: datetime, paused: bool) -> Outcome:
-    me = world.me
+    me = known(world.me)
     # The most recent check-in moment that has passed: a row overdue by days catches up to it.
     latest = clock.next_local(_time(me.checkin_at), me.time_zone, now - timedelta(days=1))
     due = max(event.due_at or now, latest if latest <= now else event.due_at or now)
@@ -269,22 +287,22 @@ def _checkin_due(world: World, event: Due, now: datetime, paused: bool) -> Outco
         return world, [following]  # missed while the bot was down: skipped, never sent twice
     if paused or _checkin(world.couple, me.user_id, day.isoformat()):
         return world, [following]
-    couple = replace(world.couple, checkins=(*world.couple.checkins, CheckIn(me.user_id, day)))
+    couple = replace(known(world.couple), checkins=(*known(world.couple).checkins, CheckIn(me.user_id, day)))
     world = replace(world, couple=couple)
     buttons = tuple((Button(f"button.score_{n}", f"ci:{day.isoformat()}:{n}"),) for n in range(1, 6))
     return world, [Say("self", "checkin.ask", {}, buttons), following]
 
 
 def _day_end(world: World, day_text: str) -> Outcome:
-    mine = _checkin(world.couple, world.me.user_id, day_text)
-    theirs = _checkin(world.couple, world.partner.user_id, day_text)
+    mine = _checkin(world.couple, known(world.me).user_id, day_text)
+    theirs = _checkin(world.couple, known(world.partner).user_id, day_text)
     if mine and mine.word is not None and (theirs is None or theirs.word is None):
-        return world, [Say("self", "checkin.partner_silent", {"partner": world.partner.first_name})]
+        return world, [Say("self", "checkin.partner_silent", {"partner": known(world.partner).first_name})]
     return world, []
 
 
 def _nudge(world: World, event: Due, now: datetime) -> Outcome:
-    me, run = world.me, world.couple.run
+    me, run = known(world.me), known(world.couple).run
     if run is None or run.paused or event.key != nudge_key(run) or not programme.owes_turn(world, me.user_id):
         return world, []  # the turn moved on, or the couple took a time-out
     if clock.is_quiet(now, me.time_zone):
@@ -296,7 +314,7 @@ def _nudge(world: World, event: Due, now: datetime) -> Outcome:
     return world, [Say("self", "nudge.turn", {"exercise": run.name})]
 
 
-def nudge_key(run) -> str:
+def nudge_key(run: Run) -> str:
     return f"{run.name}:{run.step}:{run.since.isoformat() if run.since else ''}"
 
 

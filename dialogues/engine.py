@@ -30,6 +30,7 @@ from dialogues.model import (
     Person,
     Phase,
     Press,
+    Recipient,
     Record,
     Role,
     Say,
@@ -40,6 +41,7 @@ from dialogues.model import (
     Unreachable,
     Unsupported,
     World,
+    known,
 )
 
 INVITE_LIFETIME = timedelta(hours=72)
@@ -103,7 +105,7 @@ def _step(world: World, event: Event, now: datetime) -> Step:
             return _join_wait_over(world, now)
         case Due():
             return daily.on_due(world, event, now)
-        case Located() if world.me.awaiting == "zone":
+        case Located() if known(world.me).awaiting == "zone":
             return daily.on_located(world, event.time_zone, now)
         case Located():
             return _on_unsupported(world)
@@ -114,7 +116,7 @@ def _step(world: World, event: Event, now: datetime) -> Step:
 
 
 def _on_start(world: World, event: Start, now: datetime) -> Step:
-    me = world.me
+    me = known(world.me)
     payload = event.payload or None
     match me.phase:
         case Phase.NEW | Phase.SCREENING:
@@ -124,10 +126,10 @@ def _on_start(world: World, event: Start, now: datetime) -> Step:
             return _ask(world, "self", "rescreen", "safety.still_not_safe", _help(me))
         case Phase.LINKED:
             if payload:
-                return world, [Say("self", "link.already_linked", {"partner": world.partner.first_name})]
-            return world, [Say("self", "status.linked", {"partner": world.partner.first_name})]
+                return world, [Say("self", "link.already_linked", {"partner": known(world.partner).first_name})]
+            return world, [Say("self", "status.linked", {"partner": known(world.partner).first_name})]
         case Phase.INVITING if not payload:
-            if _open_invite(world) and now - world.invite.created_at > INVITE_LIFETIME:
+            if _open_invite(world) and now - known(world.invite).created_at > INVITE_LIFETIME:
                 return _renew_invite(world, event.nonce, now, "invite.renewed")
             return _inviting(world)
         case Phase.JOINING if not payload:
@@ -139,7 +141,7 @@ def _on_start(world: World, event: Start, now: datetime) -> Step:
 
 def _open_link(world: World, token: str, now: datetime) -> Step:
     """Someone who passed the safety question opens a partner's link (loaded as world.invite)."""
-    me = world.me
+    me = known(world.me)
     refusal = _why_invite_unusable(world, now)
     if refusal:
         if me.phase is not Phase.INVITING:  # an inviter keeps their own link open
@@ -153,9 +155,9 @@ def _why_invite_unusable(world: World, now: datetime) -> str | None:
     invite = world.invite
     if invite is None:
         return "link.unknown"
-    if invite.inviter_id == world.me.user_id:
+    if invite.inviter_id == known(world.me).user_id:
         return "link.own"
-    if invite.used_at is not None or invite.joiner_id not in (None, world.me.user_id):
+    if invite.used_at is not None or invite.joiner_id not in (None, known(world.me).user_id):
         return "link.used"  # a second person opening a link while the first waits is refused too
     inviter = world.partner
     if inviter is None or inviter.phase is Phase.LINKED or inviter.invite_token != invite.token:
@@ -172,17 +174,17 @@ def _inviter_name(world: World) -> str:
 def _offer_join(world: World, now: datetime) -> Step:
     refusal = _why_invite_unusable(world, now)
     if refusal:
-        world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+        world = replace(world, me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, invite_token=None))
         return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
-    invite = world.invite
-    if invite.joiner_id == world.me.user_id:
-        return world, [Say("self", "join.waiting", {"partner": world.partner.first_name})]
+    invite = known(world.invite)
+    if invite.joiner_id == known(world.me).user_id:
+        return world, [Say("self", "join.waiting", {"partner": known(world.partner).first_name})]
     return _ask(
         world,
         "self",
         "join",
         "join.confirm",
-        {"partner": world.partner.first_name, "role": invite.inviter_role.other.value},
+        {"partner": known(world.partner).first_name, "role": invite.inviter_role.other.value},
     )
 
 
@@ -190,7 +192,7 @@ def _offer_join(world: World, now: datetime) -> Step:
 
 
 def _on_press(world: World, event: Press, now: datetime) -> Step:
-    me = world.me
+    me = known(world.me)
     if event.data.startswith("ci:"):
         return daily.checkin_press(world, event.data, now)
     menu, _, choice = event.data.partition(":")
@@ -206,7 +208,7 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
         case "screen":
             return _answer_screen(world, choice, now)
         case "rescreen":
-            world = replace(world, me=replace(world.me, phase=Phase.SCREENING, screened=0))
+            world = replace(world, me=replace(known(world.me), phase=Phase.SCREENING, screened=0))
             return _resume(world, now)
         case "crisis":
             return _decide_unsent(world, choice, now)
@@ -224,21 +226,21 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
         return _ask(world, "self", "country", "country.choose")
     if question in daily.CHOICES:
         return daily.on_press(world, question, choice, now)
-    if world.me.phase is Phase.LINKED:
+    if known(world.me).phase is Phase.LINKED:
         return programme.on_press(world, question, choice, now)
     return world, [Toast("press.stale")]
 
 
 def _set_country(world: World, country: str, now: datetime) -> Step:
-    world = replace(world, me=replace(world.me, country=country))
-    if world.me.phase is Phase.SCREENING:
+    world = replace(world, me=replace(known(world.me), country=country))
+    if known(world.me).phase is Phase.SCREENING:
         return _resume(world, now)
-    return world, [Say("self", "country.set", _help(world.me))]
+    return world, [Say("self", "country.set", _help(known(world.me)))]
 
 
 def _answer_screen(world: World, choice: str, now: datetime) -> Step:
     """Four private questions; any "yes" means couples work is not the safe step now."""
-    me = world.me
+    me = known(world.me)
     if me.phase is not Phase.SCREENING:
         return world, [Toast("press.stale")]
     if choice == "unsafe":
@@ -254,13 +256,13 @@ def _answer_screen(world: World, choice: str, now: datetime) -> Step:
     return _ask(world, "self", "role", "role.choose")
 
 
-def _help(person: Person) -> dict:
+def _help(person: Person) -> dict[str, object]:
     return {"country": country_or_default(person.country, person.language)}
 
 
 def _make_invite(world: World, role: Role, nonce: str, now: datetime) -> Step:
-    invite = Invite(token=nonce, inviter_id=world.me.user_id, inviter_role=role, created_at=now)
-    me = replace(world.me, phase=Phase.INVITING, role=role, invite_token=invite.token)
+    invite = Invite(token=nonce, inviter_id=known(world.me).user_id, inviter_role=role, created_at=now)
+    me = replace(known(world.me), phase=Phase.INVITING, role=role, invite_token=invite.token)
     return replace(world, me=me, invite=invite), [
         Say("self", "invite.made", {"role": role.value}),
         Say("self", "invite.forward", {"name": me.first_name, "token": invite.token}),
@@ -269,66 +271,73 @@ def _make_invite(world: World, role: Role, nonce: str, now: datetime) -> Step:
 
 def _join(world: World, event: Press, now: datetime) -> Step:
     """The joiner said yes: they wait, and the inviter is asked whether this is their partner."""
-    if world.me.phase is not Phase.JOINING:
+    if known(world.me).phase is not Phase.JOINING:
         return world, [Toast("press.stale")]
     refusal = _why_invite_unusable(world, now)
     if refusal:
-        world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+        world = replace(world, me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, invite_token=None))
         return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
-    sender, invite = event.sender, world.invite
-    invite = replace(invite, joiner_id=sender.user_id, joiner_name=sender.full_name, joiner_username=sender.username)
+    sender = event.sender
+    invite = replace(
+        known(world.invite), joiner_id=sender.user_id, joiner_name=sender.full_name, joiner_username=sender.username
+    )
     world, asked = _ask_about_joiner(replace(world, invite=invite), "partner")
     return world, [
-        Say("self", "join.waiting", {"partner": world.partner.first_name}),
+        Say("self", "join.waiting", {"partner": known(world.partner).first_name}),
         *asked,
         Schedule("self", "join", invite.created_at + INVITE_LIFETIME),  # the wait ends with the link
     ]
 
 
-def _ask_about_joiner(world: World, to: str) -> Step:
-    invite = world.invite
-    vars = {"name": invite.joiner_name, "username": invite.joiner_username}
-    return _ask(world, to, "joiner", "join.ask", vars)
+def _ask_about_joiner(world: World, to: Recipient) -> Step:
+    invite = known(world.invite)
+    return _ask(world, to, "joiner", "join.ask", {"name": invite.joiner_name, "username": invite.joiner_username})
 
 
 def _open_invite(world: World) -> bool:
     """Whether the inviter's own link is loaded and not yet used or voided."""
     invite = world.invite
-    return invite is not None and invite.token == world.me.invite_token and invite.used_at is None
+    return invite is not None and invite.token == known(world.me).invite_token and invite.used_at is None
 
 
 def _inviting(world: World) -> Step:
     """An inviter asked again: the open question about who joined, or their link."""
-    if _open_invite(world) and world.invite.joiner_id is not None:
+    if _open_invite(world) and known(world.invite).joiner_id is not None:
         return _ask_about_joiner(world, "self")
-    return world, [Say("self", "status.inviting", {"token": world.me.invite_token})]
+    return world, [Say("self", "status.inviting", {"token": known(world.me).invite_token})]
 
 
 def _answer_joiner(world: World, is_partner: bool, nonce: str, now: datetime) -> Step:
     """The inviter says whether who opened their link is their partner; only a yes links them."""
-    me, invite, joiner = world.me, world.invite, world.partner
+    me, joiner = known(world.me), world.partner
     if me.phase is not Phase.INVITING or not _open_invite(world):
         return world, [Toast("press.stale")]
-    waiting = (
-        invite.joiner_id is not None
-        and joiner is not None
-        and joiner.user_id == invite.joiner_id
-        and joiner.phase is Phase.JOINING
-        and joiner.invite_token == invite.token
-    )
-    if waiting and now - invite.created_at > INVITE_LIFETIME:
+    invite = known(world.invite)
+    if (
+        invite.joiner_id is None
+        or joiner is None
+        or joiner.user_id != invite.joiner_id
+        or joiner.phase is not Phase.JOINING
+        or joiner.invite_token != invite.token
+    ):
+        return _renew_invite(world, nonce, now, "join.gone")  # they left, or erased their data, meanwhile
+    if now - invite.created_at > INVITE_LIFETIME:
         world, effects = _renew_invite(world, nonce, now, "invite.renewed")
         return _release_joiner(world, "join.wait_over", effects)
-    if not waiting:
-        return _renew_invite(world, nonce, now, "join.gone")
     if not is_partner:
         world, effects = _renew_invite(world, nonce, now, "join.refused_inviter")
         return _release_joiner(world, "join.refused", effects)
     couple = Couple(id=nonce, member_ids=(me.user_id, joiner.user_id), started_at=now)
-    linked = dict(phase=Phase.LINKED, couple_id=couple.id, invite_token=None)
     world = World(
-        me=replace(me, **linked),
-        partner=replace(joiner, role=invite.inviter_role.other, asking=None, **linked),
+        me=replace(me, phase=Phase.LINKED, couple_id=couple.id, invite_token=None),
+        partner=replace(
+            joiner,
+            phase=Phase.LINKED,
+            couple_id=couple.id,
+            invite_token=None,
+            role=invite.inviter_role.other,
+            asking=None,
+        ),
         couple=couple,
         invite=replace(invite, used_at=now),
     )
@@ -342,7 +351,7 @@ def _answer_joiner(world: World, is_partner: bool, nonce: str, now: datetime) ->
 
 def _renew_invite(world: World, nonce: str, now: datetime, key: str) -> Step:
     """Void the inviter's link (forgetting who opened it) and give them a fresh one at once."""
-    me, old = world.me, world.invite
+    me, old = known(world.me), known(world.invite)
     fresh = Invite(token=nonce, inviter_id=me.user_id, inviter_role=old.inviter_role, created_at=now)
     voided = replace(old, used_at=old.used_at or now, joiner_id=None, joiner_name="", joiner_username="")
     world = replace(world, me=replace(me, invite_token=fresh.token, asking=None), invite=fresh, voided=voided)
@@ -351,13 +360,13 @@ def _renew_invite(world: World, nonce: str, now: datetime, key: str) -> Step:
 
 def _release_joiner(world: World, key: str, effects: list[Effect]) -> Step:
     """The one who waited is told, kindly and no more, that the link cannot be used."""
-    partner = replace(world.partner, phase=Phase.CHOOSING_ROLE, invite_token=None, asking=None)
+    partner = replace(known(world.partner), phase=Phase.CHOOSING_ROLE, invite_token=None, asking=None)
     return replace(world, partner=partner), [*effects, Say("partner", key)]
 
 
 def _join_wait_over(world: World, now: datetime) -> Step:
     """The link ran out while its joiner waited: both hear it, and nobody is linked."""
-    me, invite = world.me, world.invite
+    me, invite = known(world.me), world.invite
     if (
         me.phase is not Phase.JOINING
         or invite is None
@@ -378,28 +387,29 @@ def _join_wait_over(world: World, now: datetime) -> Step:
 
 
 def _decline_join(world: World) -> Step:
-    world = replace(world, me=replace(world.me, phase=Phase.CHOOSING_ROLE, invite_token=None))
+    world = replace(world, me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, invite_token=None))
     return world, [Say("self", "join.declined", {"partner": _inviter_name(world)})]
 
 
 def _leave(world: World, now: datetime) -> Step:
-    if world.me.phase is not Phase.LINKED:
+    if known(world.me).phase is not Phase.LINKED:
         return world, [Toast("press.stale")]
-    unlinked = dict(phase=Phase.CHOOSING_ROLE, role=None, couple_id=None, invite_token=None)
     world = replace(
         world,
-        me=replace(world.me, **unlinked),
-        partner=replace(world.partner, asking=None, **unlinked),
-        couple=replace(world.couple, ended_at=now),
+        me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, role=None, couple_id=None, invite_token=None),
+        partner=replace(
+            known(world.partner), phase=Phase.CHOOSING_ROLE, role=None, couple_id=None, invite_token=None, asking=None
+        ),
+        couple=replace(known(world.couple), ended_at=now),
     )
     return world, [
-        Say("self", "leave.done", {"partner": world.partner.first_name}),
-        Say("partner", "leave.partner_left", {"partner": world.me.first_name}),
+        Say("self", "leave.done", {"partner": known(world.partner).first_name}),
+        Say("partner", "leave.partner_left", {"partner": known(world.me).first_name}),
     ]
 
 
 def _set_language(world: World, language: str, now: datetime) -> Step:
-    world = replace(world, me=replace(world.me, language=language))
+    world = replace(world, me=replace(known(world.me), language=language))
     world, effects = _resume(world, now)
     return world, [Say("self", "language.set"), *effects]
 
@@ -408,7 +418,7 @@ def _set_language(world: World, language: str, now: datetime) -> Step:
 
 
 def _on_command(world: World, event: Command, now: datetime) -> Step:
-    me = replace(world.me, awaiting=None)  # a command cancels a question left open
+    me = replace(known(world.me), awaiting=None)  # a command cancels a question left open
     world = replace(world, me=me)
     match event.name:
         case "help":
@@ -421,7 +431,7 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
             return _ask(world, "self", "language", "language.choose")
         case "menu" if me.phase is Phase.LINKED:
             return programme.menu(world, now)
-        case "pause" if me.phase is Phase.LINKED and world.couple.run:
+        case "pause" if me.phase is Phase.LINKED and known(world.couple).run:
             return programme.pause(world)
         case "pause" if me.phase is Phase.LINKED:
             return daily.pause_days(world)
@@ -430,7 +440,7 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
         case "progress" if me.phase is Phase.LINKED:
             return daily.progress(world)
         case "leave" if me.phase is Phase.LINKED:
-            return _ask(world, "self", "leave", "leave.confirm", {"partner": world.partner.first_name})
+            return _ask(world, "self", "leave", "leave.confirm", {"partner": known(world.partner).first_name})
         case "country":
             return _ask(world, "self", "country", "country.choose")
         case "menu" | "leave" | "pause" | "progress" | "settings":
@@ -444,7 +454,7 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
 
 
 def _on_text(world: World, event: Text, now: datetime) -> Step:
-    me = world.me
+    me = known(world.me)
     if crisis.has_signals(event.text):
         return _crisis(world, event.text)
     if me.awaiting:
@@ -458,13 +468,13 @@ def _on_text(world: World, event: Text, now: datetime) -> Step:
 
 
 def _on_edited(world: World, event: Edited) -> Step:
-    me = world.me
+    me = known(world.me)
     if crisis.has_signals(event.text):
         return _crisis(world, event.text)
-    if me.phase is Phase.LINKED and world.couple.run:
+    if me.phase is Phase.LINKED and known(world.couple).run:
         return programme.on_edit(world, event.text)
     if me.phase is Phase.LINKED:
-        partner = world.partner.first_name
+        partner = known(world.partner).first_name
         return world, [
             Say("partner", "partner.edited", {"partner": me.first_name, "text": event.text}),
             Say("self", "edit.passed_on", {"partner": partner}),
@@ -481,9 +491,9 @@ def _on_unreachable(world: World) -> Step:
 
 
 def _on_unsupported(world: World) -> Step:
-    me = world.me
+    me = known(world.me)
     if me.phase is Phase.LINKED:
-        return world, [Say("self", "only_text.linked", {"partner": world.partner.first_name})]
+        return world, [Say("self", "only_text.linked", {"partner": known(world.partner).first_name})]
     return world, [Say("self", "only_text")]
 
 
@@ -492,25 +502,27 @@ def _on_unsupported(world: World) -> Step:
 
 def _crisis(world: World, text: str) -> Step:
     """Help lines first. A linked writer's text is kept, and they decide whether it goes on."""
-    me = world.me
+    me = known(world.me)
     if me.phase is not Phase.LINKED:
         return world, [Say("self", "crisis.alone", _help(me))]
-    couple = replace(world.couple, unsent=(*world.couple.unsent, Held(me.user_id, text)))
+    couple = replace(known(world.couple), unsent=(*known(world.couple).unsent, Held(me.user_id, text)))
     world = replace(world, couple=couple)
-    world, effects = _ask(world, "self", "crisis", "crisis.linked", _help(me) | {"partner": world.partner.first_name})
+    world, effects = _ask(
+        world, "self", "crisis", "crisis.linked", _help(me) | {"partner": known(world.partner).first_name}
+    )
     return world, [Record(me.user_id, text, couple.run.name if couple.run else None), *effects]
 
 
 def _decide_unsent(world: World, choice: str, now: datetime) -> Step:
-    me = world.me
-    mine = [h for h in world.couple.unsent if h.author_id == me.user_id] if me.phase is Phase.LINKED else []
+    me = known(world.me)
+    mine = [h for h in known(world.couple).unsent if h.author_id == me.user_id] if me.phase is Phase.LINKED else []
     if not mine:
         return world, [Toast("press.stale")]
     held = mine[0]
-    couple = replace(world.couple, unsent=tuple(h for h in world.couple.unsent if h is not held))
+    couple = replace(known(world.couple), unsent=tuple(h for h in known(world.couple).unsent if h is not held))
     world = replace(world, couple=couple)
     if choice == "keep_it":
-        return world, [Say("self", "crisis.kept", {"partner": world.partner.first_name})]
+        return world, [Say("self", "crisis.kept", {"partner": known(world.partner).first_name})]
     world, effects = programme.on_text(world, held.text, now)
     return world, [e for e in effects if not isinstance(e, Record)]  # already in the journal
 
@@ -518,9 +530,9 @@ def _decide_unsent(world: World, choice: str, now: datetime) -> Step:
 def _erase(world: World, now: datetime) -> Step:
     """Dissolve the couple if there is one; the shell then erases every row about this person."""
     effects: list[Effect] = []
-    if world.me.phase is Phase.LINKED:
+    if known(world.me).phase is Phase.LINKED:
         world, _ = _leave(world, now)
-        world = replace(world, couple=replace(world.couple, unsent=(), held=(), run=None))
+        world = replace(world, couple=replace(known(world.couple), unsent=(), held=(), run=None))
         effects.append(Say("partner", "delete.partner_told"))
     return world, [*effects, Erase(), Say("self", "delete.done")]
 
@@ -530,7 +542,7 @@ def _erase(world: World, now: datetime) -> Step:
 
 def _resume(world: World, now: datetime) -> Step:
     """Ask again what the current phase waits for, so nobody is left without a next step."""
-    me = world.me
+    me = known(world.me)
     match me.phase:
         case Phase.NEW:
             return world, [Say("self", "stranger")]
@@ -547,17 +559,18 @@ def _resume(world: World, now: datetime) -> Step:
         case Phase.JOINING:
             return _offer_join(world, now)
         case Phase.LINKED:
-            return world, [Say("self", "status.linked", {"partner": world.partner.first_name})]
+            return world, [Say("self", "status.linked", {"partner": known(world.partner).first_name})]
         case Phase.THERAPIST:
             return therapist.resume(world)
     raise AssertionError(f"unhandled phase {me.phase}")
 
 
-def _ask(world: World, to: str, question: str, key: str, vars: dict | None = None) -> Step:
+def _ask(world: World, to: Recipient, question: str, key: str, vars: dict[str, object] | None = None) -> Step:
     """Send a message with a fresh button menu; only the newest menu's buttons count."""
     slot = "me" if to == "self" else "partner"
     person: Person = getattr(world, slot)
     menu = person.menu + 1
     buttons = tuple((Button(f"button.{choice}", f"{menu}:{choice}"),) for choice in QUESTIONS[question])
-    world = replace(world, **{slot: replace(person, menu=menu, asking=question)})
+    asked = replace(person, menu=menu, asking=question)
+    world = replace(world, me=asked) if slot == "me" else replace(world, partner=asked)
     return world, [Say(to, key, vars or {}, buttons)]

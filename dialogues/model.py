@@ -10,7 +10,17 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Literal
+from typing import Literal, TypeVar
+
+T = TypeVar("T")
+
+
+def known(value: T | None) -> T:
+    """A value this state guarantees (a linked person has a couple; a started bot has a job queue): say so, and
+    fail loudly if it is missing."""
+    if value is None:
+        raise AssertionError("expected a value this state guarantees")
+    return value
 
 
 class Role(StrEnum):
@@ -333,9 +343,6 @@ class Progress:
     """Send the couple's progress picture."""
 
 
-Effect = Say | Toast | LeaveChat | Record | Export | Erase | Schedule | Progress
-
-
 # A couple's therapist (dialogues/therapist.py) ---------------------------------------------
 
 
@@ -390,4 +397,4 @@ class ShareHistory:
     couple: str  # the couple's name for the caption, e.g. "Anna & Ben"
 
 
-Effect = Effect | ShareHistory
+Effect = Say | Toast | LeaveChat | Record | Export | Erase | Schedule | Progress | ShareHistory

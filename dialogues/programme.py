@@ -18,12 +18,14 @@ from dialogues.model import (
     Held,
     Person,
     Promise,
+    Recipient,
     Record,
     Run,
     Say,
     Schedule,
     Toast,
     World,
+    known,
 )
 
 Outcome = tuple[World, list[Effect]]
@@ -64,7 +66,7 @@ CHOICES = {
 
 
 def menu(world: World, now: datetime) -> Outcome:
-    run = world.couple.run
+    run = known(world.couple).run
     if run:
         exercise = EXERCISES[run.name]
         choices = ("resume", "stop") if run.paused else ("pause", "stop")
@@ -77,25 +79,25 @@ def menu(world: World, now: datetime) -> Outcome:
             "exercise.running",
             exercise=run.name,
             turn=_name_of(world, turn_id),
-            mine=turn_id == world.me.user_id,
+            mine=turn_id == known(world.me).user_id,
             paused=run.paused,
         )
-    mine = tuple(e.name for e in PROGRAMME if _may_start(world.me, e)) + ("limit",)
-    suggested = _suggested(world.couple)
+    mine = tuple(e.name for e in PROGRAMME if _may_start(known(world.me), e)) + ("limit",)
+    suggested = _suggested(known(world.couple))
     return _ask(
         world,
         "me",
         "menu",
         mine,
         "exercise.menu",
-        partner=world.partner.first_name,
+        partner=known(world.partner).first_name,
         suggested=suggested.name if suggested else "",
-        mine=bool(suggested) and _may_start(world.me, suggested),
+        mine=suggested is not None and _may_start(known(world.me), suggested),
     )
 
 
 def on_text(world: World, text: str, now: datetime) -> Outcome:
-    me, couple = world.me, world.couple
+    me, couple = known(world.me), known(world.couple)
     record = Record(me.user_id, text, couple.run.name if couple.run else None)
     if couple.run is None:
         return world, [record, Say("partner", "partner.says", {"partner": me.first_name, "text": text})]
@@ -109,19 +111,19 @@ def on_text(world: World, text: str, now: datetime) -> Outcome:
 
 def on_edit(world: World, text: str) -> Outcome:
     """An edit during an exercise is held like any text out of turn: the turns stay as they are."""
-    return _hold(world, text, Record(world.me.user_id, text, world.couple.run.name))
+    return _hold(world, text, Record(known(world.me).user_id, text, known(known(world.couple).run).name))
 
 
 def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome:
-    couple, run = world.couple, world.couple.run
+    couple, run = known(world.couple), known(world.couple).run
     if question == "menu":
         return _choose_limit(world) if choice == "limit" else _begin(world, EXERCISES[choice], now)
     if question == "limit":
         couple = replace(couple, questions_per_day=int(choice))
         world = replace(world, couple=couple)
         return world, [
-            Say("self", "questions.limit_set", {"limit": int(choice), "partner": world.partner.first_name}),
-            Say("partner", "questions.limit_changed", {"limit": int(choice), "partner": world.me.first_name}),
+            Say("self", "questions.limit_set", {"limit": int(choice), "partner": known(world.partner).first_name}),
+            Say("partner", "questions.limit_changed", {"limit": int(choice), "partner": known(world.me).first_name}),
         ]
     if run is None:
         return world, [_stale()]
@@ -142,7 +144,7 @@ def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome
 
 
 def pause(world: World) -> Outcome:
-    run = world.couple.run
+    run = known(world.couple).run
     if run is None:
         return world, [Say("self", "exercise.nothing_to_pause")]
     if run.paused:
@@ -151,7 +153,7 @@ def pause(world: World) -> Outcome:
     world, effects = _ask(world, "me", "running", ("resume", "stop"), "exercise.paused", exercise=run.name)
     return _clear_partner_menu(world), [
         *effects,
-        Say("partner", "exercise.partner_paused", {"partner": world.me.first_name, "exercise": run.name}),
+        Say("partner", "exercise.partner_paused", {"partner": known(world.me).first_name, "exercise": run.name}),
     ]
 
 
@@ -167,22 +169,26 @@ def _suggested(couple: Couple) -> Exercise | None:
 
 
 def _begin(world: World, exercise: Exercise, now: datetime) -> Outcome:
-    couple = world.couple
+    couple = known(world.couple)
     if couple.run is not None:
         return world, [Say("self", "exercise.busy", {"exercise": couple.run.name})]
-    if not _may_start(world.me, exercise):
+    if not _may_start(known(world.me), exercise):
         return world, [_stale()]
-    today = _local_date(world.me, now)
+    today = _local_date(known(world.me), now)
     if exercise.heavy and couple.heavy_on == today:
         return world, [Say("self", "exercise.pacing")]
     if exercise.heavy:
         couple = replace(couple, heavy_on=today)
     if exercise.steps[exercise.first].kind == "look":  # a look back is a message, not a turn
-        summary = {"done": list(dict.fromkeys(couple.done)), "plan": couple.plan or "", "partner": world.me.first_name}
+        summary = {
+            "done": list(dict.fromkeys(couple.done)),
+            "plan": couple.plan or "",
+            "partner": known(world.me).first_name,
+        }
         return world, [Say("self", "ex.look_back.look", summary), Say("partner", "ex.look_back.look", summary)]
-    run = Run(name=exercise.name, step=exercise.first, starter_id=world.me.user_id)
+    run = Run(name=exercise.name, step=exercise.first, starter_id=known(world.me).user_id)
     world = replace(world, couple=couple)
-    note = {"exercise": exercise.name, "partner": world.me.first_name}
+    note = {"exercise": exercise.name, "partner": known(world.me).first_name}
     world, effects = _enter(world, run, exercise.first, now)
     return world, [Say("self", "exercise.begins", note), Say("partner", "exercise.partner_begins", note), *effects]
 
@@ -210,34 +216,34 @@ def _enter(world: World, run: Run, step_name: str | None, now: datetime) -> Outc
 
 def _finish(world: World, run: Run, now: datetime) -> Outcome:
     exercise = EXERCISES[run.name]
-    couple = replace(world.couple, run=None, done=(*world.couple.done, run.name))
-    couple = replace(couple, finished=(*couple.finished, Finished(run.name, _local_date(world.me, now))))
+    couple = replace(known(world.couple), run=None, done=(*known(world.couple).done, run.name))
+    couple = replace(couple, finished=(*couple.finished, Finished(run.name, _local_date(known(world.me), now))))
     follow_up: list[Effect] = []
     if exercise.follow_up_days:
         at = now + timedelta(days=exercise.follow_up_days)
         couple = replace(couple, trust_follow_up=at)
         follow_up = [Schedule("self", "trust", at), Schedule("partner", "trust", at)]
-    world = _clear_partner_menu(replace(world, couple=couple, me=replace(world.me, asking=None)))
+    world = _clear_partner_menu(replace(world, couple=couple, me=replace(known(world.me), asking=None)))
     world, flushed = _flush_held(world, None)
     note = {"exercise": run.name}
     return world, [*flushed, Say("self", "exercise.done", note), Say("partner", "exercise.done", note), *follow_up]
 
 
 def _stop(world: World) -> Outcome:
-    run = world.couple.run
+    run = known(known(world.couple).run)
     world = _clear_partner_menu(_with_run(world, None))
     world, flushed = _flush_held(world, None)
     return world, [
         *flushed,
-        Say("self", "exercise.stopped", {"exercise": run.name, "partner": world.partner.first_name}),
-        Say("partner", "exercise.partner_stopped", {"exercise": run.name, "partner": world.me.first_name}),
+        Say("self", "exercise.stopped", {"exercise": run.name, "partner": known(world.partner).first_name}),
+        Say("partner", "exercise.partner_stopped", {"exercise": run.name, "partner": known(world.me).first_name}),
     ]
 
 
 def _resume(world: World, now: datetime) -> Outcome:
-    run = replace(world.couple.run, paused=False)
+    run = replace(known(known(world.couple).run), paused=False)
     world = _with_run(world, run)
-    note = {"exercise": run.name, "partner": world.me.first_name}
+    note = {"exercise": run.name, "partner": known(world.me).first_name}
     world, prompts = _prompted(world, run)
     return world, [Say("self", "exercise.resumed", note), Say("partner", "exercise.partner_resumed", note), *prompts]
 
@@ -246,12 +252,12 @@ def _resume(world: World, now: datetime) -> Outcome:
 
 
 def _write(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outcome:
-    me = world.me
+    me = known(world.me)
     quote = Say("partner", "partner.says", {"partner": me.first_name, "text": text})
     match spec.kind:
         case "speak":
             world, effects = _ask(
-                world, "me", "turn", ("said", "pause"), "exercise.passed_on", partner=world.partner.first_name
+                world, "me", "turn", ("said", "pause"), "exercise.passed_on", partner=known(world.partner).first_name
             )
             return world, [quote, *effects]
         case "say":
@@ -268,7 +274,7 @@ def _write(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outc
                 f"ex.{run.name}.preview",
                 text=text,
                 coach=coach,
-                partner=world.partner.first_name,
+                partner=known(world.partner).first_name,
             )
         case "mirror":
             return _enter(world, replace(run, text=text), spec.next, now)
@@ -296,7 +302,7 @@ def _ask_question(world: World, run: Run, spec: Spec, text: str, now: datetime) 
 
 
 def _count_from_today(world: World, now: datetime) -> Couple:
-    couple, today = world.couple, _local_date(world.me, now)
+    couple, today = known(world.couple), _local_date(known(world.me), now)
     if couple.asked_on != today:
         couple = replace(couple, asked_on=today, asked_today=0)
     return couple
@@ -304,8 +310,8 @@ def _count_from_today(world: World, now: datetime) -> Couple:
 
 def _reopen_questions(world: World, run: Run, now: datetime) -> tuple[World, Run, Run | None]:
     """Before new questions: a promised answer that is due, then questions saved from another day."""
-    couple = world.couple
-    answer_step = EXERCISES[run.name].steps[run.step].next
+    couple = known(world.couple)
+    answer_step = known(EXERCISES[run.name].steps[run.step].next)
     due = next((p for p in couple.promises if p.due <= now), None)
     if due:
         couple = replace(couple, promises=tuple(p for p in couple.promises if p is not due))
@@ -321,18 +327,18 @@ def _reopen_questions(world: World, run: Run, now: datetime) -> tuple[World, Run
 
 
 def _answer_privately(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outcome:
-    me = world.me
+    me = known(world.me)
     if any(a.author_id == me.user_id for a in run.answers):
         return _hold(world, text, None)
     run = replace(run, answers=(*run.answers, Entry(me.user_id, text)))
     if len(run.answers) < 2:
         world = _with_run(world, run)
-        return world, [Say("self", "exercise.answer_kept", {"partner": world.partner.first_name})]
+        return world, [Say("self", "exercise.answer_kept", {"partner": known(world.partner).first_name})]
     mine = text
     theirs = next(a.text for a in run.answers if a.author_id != me.user_id)
     reveal = f"ex.{run.name}.{run.step}.reveal"
     effects = [
-        Say("self", reveal, {"partner": world.partner.first_name, "mine": mine, "theirs": theirs}),
+        Say("self", reveal, {"partner": known(world.partner).first_name, "mine": mine, "theirs": theirs}),
         Say("partner", reveal, {"partner": me.first_name, "mine": theirs, "theirs": mine}),
     ]
     proposals = tuple(sorted(run.answers, key=lambda a: a.author_id != run.starter_id))  # the starter's first
@@ -352,19 +358,19 @@ def _rewrite(world: World, run: Run) -> Outcome:
 
 
 def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime) -> Outcome:
-    partner = world.partner.first_name
+    partner = known(world.partner).first_name
     match choice:
         case "said":
             return _enter(world, replace(run, text=None), spec.next, now)
         case "read":
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
-            return world, [Say("partner", "exercise.read", {"partner": world.me.first_name}), *effects]
+            return world, [Say("partner", "exercise.read", {"partner": known(world.me).first_name}), *effects]
         case "yes":
             world, effects = _enter(world, replace(run, text=None, round=1), spec.next, now)
-            return world, [Say("partner", "exercise.heard", {"partner": world.me.first_name}), *effects]
+            return world, [Say("partner", "exercise.heard", {"partner": known(world.me).first_name}), *effects]
         case "not_quite":
             run = replace(run, round=run.round + 1, text=None)
-            told = Say("partner", "exercise.not_quite", {"partner": world.me.first_name})
+            told = Say("partner", "exercise.not_quite", {"partner": known(world.me).first_name})
             if run.round > ROUNDS_BEFORE_PAUSE_OFFER:
                 world = _with_run(world, replace(run, round=1))
                 world, effects = _ask(world, "me", "rounds", ("pause", "go_on"), "exercise.rounds", partner=partner)
@@ -375,30 +381,35 @@ def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime)
             return _finish(world, run, now)
         case "later":
             couple = replace(
-                world.couple, promises=(*world.couple.promises, Promise(run.text, now + timedelta(days=1)))
+                known(world.couple),
+                promises=(*known(world.couple).promises, Promise(known(run.text), now + timedelta(days=1))),
             )
             world = replace(world, couple=couple)
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
             reminder = Schedule("self", "promise", now + timedelta(days=1))
-            return world, [Say("partner", "questions.later", {"partner": world.me.first_name}), reminder, *effects]
+            return world, [
+                Say("partner", "questions.later", {"partner": known(world.me).first_name}),
+                reminder,
+                *effects,
+            ]
         case "first" | "second":
             return _pick(world, run, spec, 0 if choice == "first" else 1, now)
     raise AssertionError(choice)
 
 
 def _pick(world: World, run: Run, spec: Spec, index: int, now: datetime) -> Outcome:
-    me = world.me
+    me = known(world.me)
     choices = tuple(c for c in run.choices if c.author_id != me.user_id) + (Entry(me.user_id, str(index)),)
     run = replace(run, choices=choices)
     if len(choices) < 2:
         world = _with_run(world, run)
-        return world, [Say("self", "ex.plan.agree.kept", {"partner": world.partner.first_name})]
+        return world, [Say("self", "ex.plan.agree.kept", {"partner": known(world.partner).first_name})]
     if choices[0].text != choices[1].text:
         world = _with_run(world, replace(run, choices=()))
         world, mine = _prompted(world, replace(run, choices=()))
         return world, [Say("self", "ex.plan.agree.differ", {}), Say("partner", "ex.plan.agree.differ", {}), *mine]
     plan = run.answers[index].text
-    world = replace(world, couple=replace(world.couple, plan=plan))
+    world = replace(world, couple=replace(known(world.couple), plan=plan))
     world, effects = _enter(world, run, spec.next, now)
     return world, [
         Say("self", "ex.plan.agree.done", {"plan": plan}),
@@ -411,25 +422,30 @@ def _pick(world: World, run: Run, spec: Spec, index: int, now: datetime) -> Outc
 
 
 def _hold(world: World, text: str, record: Record | None) -> Outcome:
-    couple = world.couple
-    couple = replace(couple, held=(*couple.held, Held(world.me.user_id, text)))
+    couple = known(world.couple)
+    couple = replace(couple, held=(*couple.held, Held(known(world.me).user_id, text)))
     world = replace(world, couple=couple)
-    run = couple.run
+    run = known(couple.run)
     turn = _name_of(world, _turn_of(world, run, EXERCISES[run.name].steps[run.step]))
-    note = Say("self", "exercise.held", {"turn": turn, "paused": run.paused, "mine": turn == world.me.first_name})
+    note = Say(
+        "self", "exercise.held", {"turn": turn, "paused": run.paused, "mine": turn == known(world.me).first_name}
+    )
     return world, [e for e in (record, note) if e]
 
 
 def _flush_held(world: World, author_id: int | None) -> Outcome:
     """Deliver what `author_id` (or everyone, with None) wrote out of turn, now that it may be heard."""
-    couple = world.couple
+    couple = known(world.couple)
     due = [h for h in couple.held if author_id is None or h.author_id == author_id]
     if not due:
         return world, []
     world = replace(world, couple=replace(couple, held=tuple(h for h in couple.held if h not in due)))
-    effects = [
+    effects: list[Effect] = [
         Say(
-            _side(world, world.partner.user_id if h.author_id == world.me.user_id else world.me.user_id),
+            _side(
+                world,
+                known(world.partner).user_id if h.author_id == known(world.me).user_id else known(world.me).user_id,
+            ),
             "exercise.held_delivered",
             {"partner": _name_of(world, h.author_id), "text": h.text},
         )
@@ -451,7 +467,12 @@ def _prompt(world: World, run: Run) -> list[Effect]:
     spec = EXERCISES[run.name].steps[run.step]
     key = f"ex.{run.name}.{run.step}" if spec.kind not in ("mirror", "confirm") else f"ex.{spec.kind}"
     turn_id = _turn_of(world, run, spec)
-    vars = {"exercise": run.name, "text": run.text or "", "limit": world.couple.questions_per_day, "round": run.round}
+    vars = {
+        "exercise": run.name,
+        "text": run.text or "",
+        "limit": known(world.couple).questions_per_day,
+        "round": run.round,
+    }
     if spec.kind in ("both", "choose"):
         vars |= {"proposals": [a.text for a in run.answers]}
         return [
@@ -461,9 +482,9 @@ def _prompt(world: World, run: Run) -> list[Effect]:
                 vars | {"partner": _other_name(world, person.user_id)},
                 _buttons(TURN_BUTTONS[spec.kind], "turn"),
             )
-            for person in (world.me, world.partner)
+            for person in (known(world.me), known(world.partner))
         ]
-    other_id = world.partner.user_id if turn_id == world.me.user_id else world.me.user_id
+    other_id = known(world.partner).user_id if turn_id == known(world.me).user_id else known(world.me).user_id
     return [
         Say(
             _side(world, turn_id),
@@ -480,7 +501,7 @@ def _prompt(world: World, run: Run) -> list[Effect]:
     ]
 
 
-def _buttons(choices: tuple[str, ...], question: str) -> tuple:
+def _buttons(choices: tuple[str, ...], question: str) -> tuple[tuple[Button, ...], ...]:
     # The menu number is filled in by _with_menus, once it is known whose menu it is.
     return tuple((Button(f"button.{choice}", f"?{question}:{choice}"),) for choice in choices)
 
@@ -501,17 +522,17 @@ def _with_menus(world: World, effects: list[Effect]) -> World:
     return world
 
 
-def _ask(world: World, slot: str, question: str, choices: tuple[str, ...], key: str, **vars) -> Outcome:
+def _ask(world: World, slot: str, question: str, choices: tuple[str, ...], key: str, **vars: object) -> Outcome:
     effects: list[Effect] = [Say("self" if slot == "me" else "partner", key, vars, _buttons(choices, question))]
     return _with_menus(world, effects), effects
 
 
 def _choose_limit(world: World) -> Outcome:
-    return _ask(world, "me", "limit", QUESTION_LIMITS, "questions.limit", limit=world.couple.questions_per_day)
+    return _ask(world, "me", "limit", QUESTION_LIMITS, "questions.limit", limit=known(world.couple).questions_per_day)
 
 
 def _clear_partner_menu(world: World) -> World:
-    return replace(world, partner=replace(world.partner, asking=None))
+    return replace(world, partner=replace(known(world.partner), asking=None))
 
 
 # Who is who ---------------------------------------------------------------------------
@@ -519,13 +540,13 @@ def _clear_partner_menu(world: World) -> World:
 
 def _writers(world: World, run: Run, spec: Spec) -> set[int]:
     if spec.who == "both":
-        return {world.me.user_id, world.partner.user_id}
+        return {known(world.me).user_id, known(world.partner).user_id}
     return {_turn_of(world, run, spec)}
 
 
 def owes_turn(world: World, user_id: int) -> bool:
     """Whether the exercise is waiting for this person now."""
-    run = world.couple.run
+    run = known(world.couple).run
     if run is None or run.paused:
         return False
     spec = EXERCISES[run.name].steps[run.step]
@@ -536,7 +557,7 @@ def owes_turn(world: World, user_id: int) -> bool:
 
 
 def _turn_of(world: World, run: Run, spec: Spec) -> int:
-    me, partner = world.me, world.partner
+    me, partner = known(world.me), known(world.partner)
     match spec.who:
         case "starter":
             return run.starter_id
@@ -548,7 +569,7 @@ def _turn_of(world: World, run: Run, spec: Spec) -> int:
 
 
 def _person(world: World, user_id: int) -> Person:
-    return world.me if world.me.user_id == user_id else world.partner
+    return known(world.me) if known(world.me).user_id == user_id else known(world.partner)
 
 
 def _name_of(world: World, user_id: int) -> str:
@@ -556,15 +577,15 @@ def _name_of(world: World, user_id: int) -> str:
 
 
 def _other_name(world: World, user_id: int) -> str:
-    return world.partner.first_name if user_id == world.me.user_id else world.me.first_name
+    return known(world.partner).first_name if user_id == known(world.me).user_id else known(world.me).first_name
 
 
-def _side(world: World, user_id: int) -> str:
-    return "self" if user_id == world.me.user_id else "partner"
+def _side(world: World, user_id: int) -> Recipient:
+    return "self" if user_id == known(world.me).user_id else "partner"
 
 
 def _with_run(world: World, run: Run | None) -> World:
-    return replace(world, couple=replace(world.couple, run=run))
+    return replace(world, couple=replace(known(world.couple), run=run))
 
 
 def _local_date(person: Person, now: datetime) -> date:

@@ -6,6 +6,7 @@ safe, and StrictUndefined turns a missing variable into an error instead of a ga
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 
@@ -47,7 +48,7 @@ class Texts:
         return template.render(**vars).strip()
 
 
-def _day_in(language: str):
+def _day_in(language: str) -> Callable[[date | str], str]:
     """Dates as each language writes them: "Monday 3 March", "maandag 3 maart"."""
 
     def day(value: date | str) -> str:

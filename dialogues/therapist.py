@@ -28,6 +28,7 @@ The flow, and who may do what:
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterable
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 
@@ -38,6 +39,7 @@ from dialogues.model import (
     CareStatus,
     Command,
     Effect,
+    Event,
     Phase,
     Press,
     Record,
@@ -48,6 +50,7 @@ from dialogues.model import (
     Text,
     Toast,
     World,
+    known,
 )
 
 Outcome = tuple[World, list[Effect]]
@@ -114,9 +117,9 @@ def owns(question: str | None) -> bool:
     return question in QUESTIONS
 
 
-def concerns(world: World, event) -> bool:
+def concerns(world: World, event: Event) -> bool:
     """Whether this module answers the event (the engine asks before anything else)."""
-    me = world.me
+    me = known(world.me)
     if me.phase is Phase.THERAPIST:
         match event:
             case Start() | Text():
@@ -128,7 +131,7 @@ def concerns(world: World, event) -> bool:
         return False
     match event:
         case Start():
-            return bool(event.payload) and event.payload.startswith(LINK_PREFIX)
+            return (event.payload or "").startswith(LINK_PREFIX)
         case Command():
             return event.name in ("therapist", "couples")
         case Press():  # consent buttons, and presses on a menu of this flow (not check-in buttons)
@@ -140,8 +143,8 @@ def _menu_shaped(data: str) -> bool:
     return data.partition(":")[0].isdigit()
 
 
-def on_event(world: World, event, now: datetime) -> Outcome:
-    me = world.me
+def on_event(world: World, event: Event, now: datetime) -> Outcome:
+    me = known(world.me)
     if isinstance(event, Start) and event.payload and event.payload.startswith(LINK_PREFIX):
         return _open_link(world, event.payload.removeprefix(LINK_PREFIX), event.sender, now)
     if isinstance(event, Press) and event.data.startswith(PRESS_PREFIX):
@@ -193,7 +196,7 @@ def after_step(before: World, after: World, effects: list[Effect], now: datetime
     return after, effects
 
 
-def label(names) -> str:
+def label(names: Iterable[str]) -> str:
     return " & ".join(names)
 
 
@@ -201,15 +204,17 @@ def label(names) -> str:
 
 
 def _relays(before: World, after: World, effects: list[Effect]) -> list[Effect]:
-    if after.therapist is None or after.me.phase is not Phase.LINKED:
+    if after.therapist is None or known(after.me).phase is not Phase.LINKED:
         return []
     resumed = any(isinstance(e, Say) and e.key == "exercise.resumed" for e in effects)
     old = before.couple.run if before.couple else None
-    run = old or after.couple.run
-    base = {"couple": _couple_label(after), "actor": after.me.first_name, "exercise": run.name if run else ""}
+    run = old or known(after.couple).run
+    base = {"couple": _couple_label(after), "actor": known(after.me).first_name, "exercise": run.name if run else ""}
     relayed: list[Effect] = []
     for effect in effects:
-        relay = RELAY.get(effect.key) if isinstance(effect, Say) else None
+        if not isinstance(effect, Say):
+            continue
+        relay = RELAY.get(effect.key)
         if relay is None or effect.to not in ("self", "partner"):
             continue
         if (
@@ -226,7 +231,7 @@ def _relays(before: World, after: World, effects: list[Effect]) -> list[Effect]:
 
 
 def _partner_therapist(world: World, nonce: str, now: datetime) -> Outcome:
-    me = world.me
+    me = known(world.me)
     if me.phase is not Phase.LINKED or world.couple is None:
         return world, [Say("self", "consent.not_linked")]
     effects: list[Effect] = []
@@ -243,7 +248,7 @@ def _partner_therapist(world: World, nonce: str, now: datetime) -> Outcome:
             "care",
             ("remove_therapist", "keep_therapist"),
             "consent.status",
-            therapist | {"partner": world.partner.first_name},
+            therapist | {"partner": known(world.partner).first_name},
         )
         effects += status
         if care.history is None and me.user_id not in care.history_by:
@@ -263,17 +268,19 @@ def _partner_therapist(world: World, nonce: str, now: datetime) -> Outcome:
     if me.user_id not in care.allowed_by:
         return world, effects + [_request(world, care)]
     world, status = _ask(
-        world, "care", ("cancel_request",), "consent.waiting", therapist | {"partner": world.partner.first_name}
+        world, "care", ("cancel_request",), "consent.waiting", therapist | {"partner": known(world.partner).first_name}
     )
     return world, effects + status
 
 
 def _make_link(world: World, nonce: str, now: datetime, effects: list[Effect]) -> Outcome:
-    me = world.me
-    care = Care(id=_care_id(nonce), token=nonce, couple_id=world.couple.id, requested_by=me.user_id, created_at=now)
+    me = known(world.me)
+    care = Care(
+        id=_care_id(nonce), token=nonce, couple_id=known(world.couple).id, requested_by=me.user_id, created_at=now
+    )
     world = replace(world, care=care)
     return world, effects + [
-        Say("self", "consent.link", {"partner": world.partner.first_name}),
+        Say("self", "consent.link", {"partner": known(world.partner).first_name}),
         Say("self", "consent.link_forward", {"name": me.first_name, "token": LINK_PREFIX + care.token}),
         Say("partner", "consent.link_partner", {"partner": me.first_name}),
     ]
@@ -283,7 +290,7 @@ def _partner_press(world: World, data: str, now: datetime) -> Outcome:
     """The menu /therapist shows a partner: withdraw a request, remove the therapist, or keep."""
     world, choice = _menu_choice(world, data)
     care = world.care
-    if choice is None or care is None or world.me.phase is not Phase.LINKED:
+    if choice is None or care is None or known(world.me).phase is not Phase.LINKED:
         return world, [_stale()]
     match choice:
         case "cancel_request" if care.status is CareStatus.REQUESTED:
@@ -298,13 +305,13 @@ def _partner_press(world: World, data: str, now: datetime) -> Outcome:
 def _consent_press(world: World, data: str, now: datetime) -> Outcome:
     """A partner answers for themselves, and only on the request the button belongs to."""
     _, care_id, choice = (data.split(":", 2) + ["", ""])[:3]
-    me, care = world.me, world.care
+    me, care = known(world.me), world.care
     if (
         me.phase is not Phase.LINKED
         or care is None
         or care.id != care_id
         or choice not in CONSENT_CHOICES
-        or me.user_id not in world.couple.member_ids
+        or me.user_id not in known(world.couple).member_ids
     ):
         return world, [_stale()]
     if care.status is CareStatus.REQUESTED and _expired(care, now):
@@ -328,28 +335,28 @@ def _consent_press(world: World, data: str, now: datetime) -> Outcome:
 
 
 def _allow(world: World, now: datetime) -> Outcome:
-    me, care = world.me, world.care
+    me, care = known(world.me), known(world.care)
     care = replace(care, allowed_by=(*care.allowed_by, me.user_id))
     world = replace(world, care=care)
     shown = _shown(care)
-    if set(world.couple.member_ids) - set(care.allowed_by):
-        return world, [Say("self", "consent.allowed", shown | {"partner": world.partner.first_name})]
+    if set(known(world.couple).member_ids) - set(care.allowed_by):
+        return world, [Say("self", "consent.allowed", shown | {"partner": known(world.partner).first_name})]
     care = replace(care, status=CareStatus.ACTIVE, joined_at=now)
-    therapist = world.therapist
+    therapist = known(world.therapist)
     current = therapist.couple_id is None
     if current:
         therapist = replace(therapist, couple_id=care.couple_id)
     world = replace(world, care=care, therapist=therapist)
     buttons = _consent_buttons(care, "share_history", "keep_history")
     return world, [
-        Say("self", "consent.joined", shown | {"partner": world.partner.first_name}, buttons),
+        Say("self", "consent.joined", shown | {"partner": known(world.partner).first_name}, buttons),
         Say("partner", "consent.joined", shown | {"partner": me.first_name}, buttons),
         Say("therapist", "therapist.joined", {"couple": _couple_label(world), "current": current}),
     ]
 
 
 def _refuse(world: World, now: datetime) -> Outcome:
-    care = world.care
+    care = known(world.care)
     world = replace(world, care=replace(care, status=CareStatus.DECLINED, ended_at=now))
     return world, [
         Say("self", "consent.you_declined", _shown(care)),
@@ -362,35 +369,35 @@ def _not_ours(world: World, now: datetime) -> Outcome:
     """A partner does not know the account that opened the link: closed for both, the link void.
     The partner who made the link is asked to check with their therapist; the therapist hears only
     that the couple did not confirm."""
-    care = world.care
+    care, me = known(world.care), known(world.me)
     world = replace(world, care=replace(care, status=CareStatus.DECLINED, ended_at=now))
     world = _release_therapist(world, care)
-    made_by_me = care.requested_by == world.me.user_id
+    made_by_me = care.requested_by == me.user_id
     shown = _shown(care)
     return world, [
-        Say("self", "consent.not_ours", shown | {"made_link": made_by_me, "partner": world.partner.first_name}),
+        Say("self", "consent.not_ours", shown | {"made_link": made_by_me, "partner": known(world.partner).first_name}),
         Say("partner", "consent.not_ours_partner", shown | {"made_link": not made_by_me}),
         *_tell_therapist(world, "therapist.not_confirmed"),
     ]
 
 
 def _share(world: World) -> Outcome:
-    me, care = world.me, world.care
+    me, care = known(world.me), known(world.care)
     care = replace(care, history_by=(*care.history_by, me.user_id))
     world = replace(world, care=care)
-    if set(world.couple.member_ids) - set(care.history_by):
-        return world, [Say("self", "consent.history_wait", _shown(care) | {"partner": world.partner.first_name})]
+    if set(known(world.couple).member_ids) - set(care.history_by):
+        return world, [Say("self", "consent.history_wait", _shown(care) | {"partner": known(world.partner).first_name})]
     world = replace(world, care=replace(care, history="shared"))
     couple = _couple_label(world)
     return world, [
         Say("self", "consent.history_shared", _shown(care)),
         Say("partner", "consent.history_shared", _shown(care)),
-        ShareHistory(until=care.joined_at, couple=couple),
+        ShareHistory(until=known(care.joined_at), couple=couple),
     ]
 
 
 def _keep(world: World) -> Outcome:
-    care = replace(world.care, history="kept")
+    care = replace(known(world.care), history="kept")
     world = replace(world, care=care)
     return world, [
         Say("self", "consent.history_kept", _shown(care)),
@@ -400,28 +407,30 @@ def _keep(world: World) -> Outcome:
 
 
 def _withdraw(world: World, now: datetime) -> Outcome:
-    care = world.care
+    care = known(world.care)
     asked = care.asked_at is not None
     world, told = _close(world, CareStatus.REMOVED, now)
     effects = [Say("self", "consent.cancelled", {"asked": asked} | _shown(care))]
     if asked:
-        effects.append(Say("partner", "consent.cancelled_partner", _shown(care) | {"partner": world.me.first_name}))
+        effects.append(
+            Say("partner", "consent.cancelled_partner", _shown(care) | {"partner": known(world.me).first_name})
+        )
     return world, effects + told
 
 
 def _remove(world: World, now: datetime) -> Outcome:
-    care = world.care
+    care = known(world.care)
     world, told = _close(world, CareStatus.REMOVED, now)
     return world, [
         Say("self", "consent.removed", _shown(care)),
-        Say("partner", "consent.removed_partner", _shown(care) | {"partner": world.me.first_name}),
+        Say("partner", "consent.removed_partner", _shown(care) | {"partner": known(world.me).first_name}),
         *told,
     ]
 
 
 def _close(world: World, status: CareStatus, now: datetime) -> Outcome:
     """End a live care from a partner's side; the therapist hears it neutrally, never from whom."""
-    care = world.care
+    care = known(world.care)
     was_active = care.status is CareStatus.ACTIVE
     world = replace(world, care=replace(care, status=status, ended_at=now))
     world = _release_therapist(world, care)
@@ -432,7 +441,7 @@ def _close(world: World, status: CareStatus, now: datetime) -> Outcome:
 
 
 def _expire(world: World, now: datetime) -> Outcome:
-    care = world.care
+    care = known(world.care)
     world = replace(world, care=replace(care, status=CareStatus.EXPIRED, ended_at=now))
     world = _release_therapist(world, care)
     return world, _tell_therapist(world, "therapist.not_confirmed")
@@ -450,8 +459,8 @@ def _release_therapist(world: World, care: Care) -> World:
     return replace(world, therapist=therapist)
 
 
-def _tell_therapist(world: World, key: str, vars: dict | None = None) -> list[Effect]:
-    care = world.care
+def _tell_therapist(world: World, key: str, vars: dict[str, object] | None = None) -> list[Effect]:
+    care = known(world.care)
     if world.therapist is None or care.therapist_id != world.therapist.user_id:
         return []
     return [Say("therapist", key, vars or {})]
@@ -461,14 +470,14 @@ def _request(world: World, care: Care) -> Say:
     """The consent request, the same for both partners."""
     asker = _name(world, care.requested_by)
     return Say(
-        "couple" if world.me.phase is Phase.THERAPIST else "self",
+        "couple" if known(world.me).phase is Phase.THERAPIST else "self",
         "consent.request",
         _shown(care) | {"asker": asker, "account": care.account_name, "username": care.account_username},
         _consent_buttons(care, "allow", "refuse", "not_ours"),
     )
 
 
-def _consent_buttons(care: Care, *choices: str) -> tuple:
+def _consent_buttons(care: Care, *choices: str) -> tuple[tuple[Button, ...], ...]:
     return tuple((Button(f"button.{choice}", f"{PRESS_PREFIX}{care.id}:{choice}"),) for choice in choices)
 
 
@@ -476,7 +485,7 @@ def _consent_buttons(care: Care, *choices: str) -> tuple:
 
 
 def _open_link(world: World, token: str, opener: Sender, now: datetime) -> Outcome:
-    me, care, couple = world.me, world.care, world.couple
+    me, care, couple = known(world.me), world.care, world.couple
     if care is None or couple is None or care.token != token:
         return _refused(world, "unknown")
     if me.user_id in couple.member_ids:
@@ -499,7 +508,7 @@ def _open_link(world: World, token: str, opener: Sender, now: datetime) -> Outco
 
 
 def _refused(world: World, reason: str) -> Outcome:
-    me = world.me
+    me = known(world.me)
     effects: list[Effect] = [Say("self", "therapist.link_refused", {"reason": reason})]
     if (
         me.phase is Phase.THERAPIST
@@ -513,12 +522,12 @@ def _refused(world: World, reason: str) -> Outcome:
 
 
 def _in_intake(world: World) -> bool:
-    me, care = world.me, world.care
+    me, care = known(world.me), world.care
     return bool(me.invite_token) and care is not None and me.invite_token == LINK_PREFIX + care.token
 
 
 def _intake_prompt(world: World) -> Outcome:
-    care = world.care
+    care = known(world.care)
     if care.name is None:
         return world, [Say("self", "therapist.welcome")]
     if care.practice is None:
@@ -527,32 +536,38 @@ def _intake_prompt(world: World) -> Outcome:
 
 
 def _intake_text(world: World, text: str, now: datetime) -> Outcome:
-    care, couple = world.care, world.couple
+    care, couple = known(world.care), world.couple
     if (
         care.status is not CareStatus.REQUESTED
         or couple is None
         or couple.ended_at is not None
-        or care.therapist_id != world.me.user_id
+        or care.therapist_id != known(world.me).user_id
     ):
-        world = replace(world, me=replace(world.me, invite_token=None, asking=None))
+        world = replace(world, me=replace(known(world.me), invite_token=None, asking=None))
         return world, [Say("self", "therapist.not_confirmed")]
     if _expired(care, now):
         world = replace(world, care=replace(care, status=CareStatus.EXPIRED, ended_at=now))
-        world = replace(world, me=replace(world.me, invite_token=None, asking=None))
+        world = replace(world, me=replace(known(world.me), invite_token=None, asking=None))
         return world, [Say("self", "therapist.link_refused", {"reason": "expired"})]
     field = "name" if care.name is None else "practice" if care.practice is None else "register"
     value = " ".join(text.split())[: LIMITS[field]]
     if not value:
         return _intake_prompt(world)
-    world = replace(world, care=replace(care, **{field: value}))
+    if field == "name":
+        care = replace(care, name=value)
+    elif field == "practice":
+        care = replace(care, practice=value)
+    else:
+        care = replace(care, register=value)
+    world = replace(world, care=care)
     if field != "register":
         return _intake_prompt(world)
     return _ask_consent(world, now)
 
 
 def _ask_consent(world: World, now: datetime) -> Outcome:
-    care = replace(world.care, asked_at=now)
-    me = replace(world.me, invite_token=None, asking=None)
+    care = replace(known(world.care), asked_at=now)
+    me = replace(known(world.me), invite_token=None, asking=None)
     world = replace(world, me=me, care=care)
     return world, [Say("self", "therapist.asked", _shown(care)), _request(world, care)]
 
@@ -565,7 +580,7 @@ def _therapist_text(world: World, text: str, now: datetime) -> Outcome:
         return _intake_text(world, text, now)
     if not _talking(world):
         return _choose(world)
-    me, care = world.me, world.care
+    me, care = known(world.me), known(world.care)
     return world, [
         Record(me.user_id, text),
         Say("couple", "consent.from_therapist", {"therapist": care.name, "text": text}),
@@ -603,7 +618,7 @@ def _therapist_command(world: World, name: str) -> Outcome:
 
 
 def _therapist_press(world: World, data: str, now: datetime) -> Outcome:
-    question = world.me.asking
+    question = known(world.me).asking
     world, choice = _menu_choice(world, data)
     if choice is None:
         return world, [_stale()]
@@ -613,7 +628,7 @@ def _therapist_press(world: World, data: str, now: datetime) -> Outcome:
         return _pick(world, choice)
     if not _talking(world):
         return _choose(world)
-    care, couple = world.care, _couple_label(world)
+    care, couple = known(world.care), _couple_label(world)
     if question == "suggest":
         return world, [
             Say("couple", "consent.suggestion", {"therapist": care.name, "exercise": choice}),
@@ -622,7 +637,7 @@ def _therapist_press(world: World, data: str, now: datetime) -> Outcome:
     if choice == "keep_following":
         return world, [Say("self", "therapist.stayed", {"couple": couple})]
     world = replace(
-        world, care=replace(care, status=CareStatus.LEFT, ended_at=now), me=replace(world.me, couple_id=None)
+        world, care=replace(care, status=CareStatus.LEFT, ended_at=now), me=replace(known(world.me), couple_id=None)
     )
     return world, [
         Say("couple", "consent.therapist_left", {"therapist": care.name}),
@@ -634,10 +649,10 @@ def _couples(world: World) -> Outcome:
     followed = world.followed
     if not followed:
         return world, [Say("self", "therapist.no_couples")]
-    current = next((label(f.names) for f in followed if f.couple_id == world.me.couple_id), "")
-    menu = world.me.menu + 1
+    current = next((label(f.names) for f in followed if f.couple_id == known(world.me).couple_id), "")
+    menu = known(world.me).menu + 1
     buttons = tuple((Button("button.couple", f"{menu}:{f.couple_id}", {"names": label(f.names)}),) for f in followed)
-    world = replace(world, me=replace(world.me, menu=menu, asking="couples"))
+    world = replace(world, me=replace(known(world.me), menu=menu, asking="couples"))
     return world, [Say("self", "therapist.couples", {"couple": current, "count": len(followed)}, buttons)]
 
 
@@ -645,12 +660,12 @@ def _pick(world: World, couple_id: str) -> Outcome:
     chosen = next((f for f in world.followed if f.couple_id == couple_id), None)
     if chosen is None:
         return world, [_stale()]
-    world = replace(world, me=replace(world.me, couple_id=couple_id))
+    world = replace(world, me=replace(known(world.me), couple_id=couple_id))
     return world, [Say("self", "therapist.talking_to", {"couple": label(chosen.names)})]
 
 
 def _choose(world: World) -> Outcome:
-    me = world.me
+    me = known(world.me)
     if me.couple_id is not None and not _talking(world):
         world = replace(world, me=replace(me, couple_id=None))
     world, effects = _couples(world)
@@ -660,7 +675,9 @@ def _choose(world: World) -> Outcome:
 def _progress(world: World) -> Outcome:
     """Hook for /progress: for now the exercises the couple finished. A later issue gives the
     therapist the same progress picture the partners get (daily.progress, the Progress effect)."""
-    return world, [Say("self", "therapist.progress", {"couple": _couple_label(world), "done": list(world.couple.done)})]
+    return world, [
+        Say("self", "therapist.progress", {"couple": _couple_label(world), "done": list(known(world.couple).done)})
+    ]
 
 
 def _status(world: World) -> Say:
@@ -670,7 +687,7 @@ def _status(world: World) -> Say:
 
 def _talking(world: World) -> bool:
     """Whether the therapist has a current couple that still allows them in."""
-    me, care, couple = world.me, world.care, world.couple
+    me, care, couple = known(world.me), world.care, world.couple
     return (
         me.couple_id is not None
         and care is not None
@@ -686,9 +703,11 @@ def _talking(world: World) -> bool:
 # Helpers -----------------------------------------------------------------------------------
 
 
-def _ask(world: World, question: str, choices: tuple[str, ...], key: str, vars: dict | None = None) -> Outcome:
+def _ask(
+    world: World, question: str, choices: tuple[str, ...], key: str, vars: dict[str, object] | None = None
+) -> Outcome:
     """A message to `me` with a fresh button menu; only the newest menu's buttons count."""
-    me = world.me
+    me = known(world.me)
     menu = me.menu + 1
     buttons = tuple((Button(f"button.{choice}", f"{menu}:{choice}"),) for choice in choices)
     world = replace(world, me=replace(me, menu=menu, asking=question))
@@ -697,9 +716,9 @@ def _ask(world: World, question: str, choices: tuple[str, ...], key: str, vars: 
 
 def _menu_choice(world: World, data: str) -> tuple[World, str | None]:
     """The choice of a press on `me`'s newest menu, or None for a stale or forged one."""
-    me = world.me
+    me = known(world.me)
     menu, _, choice = data.partition(":")
-    question = me.asking
+    question = me.asking or ""
     if menu != str(me.menu) or not owns(question):
         return world, None
     if question != "couples" and choice not in QUESTIONS[question]:
@@ -711,7 +730,7 @@ def _expired(care: Care, now: datetime) -> bool:
     return care.status is CareStatus.REQUESTED and now - (care.asked_at or care.created_at) > LIFETIME
 
 
-def _shown(care: Care) -> dict:
+def _shown(care: Care) -> dict[str, object]:
     """How the partners see their therapist: as they gave their details, nothing verified."""
     return {"therapist": care.name or "", "practice": care.practice or "", "register": care.register or ""}
 
@@ -721,7 +740,7 @@ def _care_id(nonce: str) -> str:
 
 
 def _couple_label(world: World) -> str:
-    return label(_name(world, member) for member in world.couple.member_ids)
+    return label(_name(world, member) for member in known(world.couple).member_ids)
 
 
 def _name(world: World, user_id: int) -> str:

@@ -43,7 +43,7 @@ def _build(kind, data):
         if len(args) == 2 and args[1] is Ellipsis:
             return tuple(_build(args[0], v) for v in data)
         return tuple(_build(k, v) for k, v in zip(args, data, strict=False))
-    if dataclasses.is_dataclass(kind):
+    if isinstance(kind, type) and dataclasses.is_dataclass(kind):
         return kind(**{name: _build(hint, data[name]) for name, hint in _fields(kind) if name in data})
     if kind is datetime:
         return datetime.fromisoformat(data)

@@ -7,7 +7,7 @@ import json
 from datetime import datetime, timedelta
 
 from sqlalchemy import Engine, Text, delete, or_, select, type_coerce, update
-from sqlmodel import Session, SQLModel
+from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Couple
 from storage import codec, secret
@@ -21,14 +21,16 @@ def export(session: Session, user_id: int) -> dict:
     """Everything stored about one person: settings, links, what they wrote, what was shared with them."""
     person = session.get(PersonRow, user_id)
     couples = session.scalars(
-        select(CoupleRow).where(or_(CoupleRow.member_a == user_id, CoupleRow.member_b == user_id))
+        select(CoupleRow).where(or_(col(CoupleRow.member_a) == user_id, col(CoupleRow.member_b) == user_id))
     ).all()
     couple_ids = [c.id for c in couples]
-    cares = session.scalars(select(CareRow).where(CareRow.couple_id.in_(couple_ids)).order_by(CareRow.created_at)).all()
+    cares = session.scalars(
+        select(CareRow).where(col(CareRow.couple_id).in_(couple_ids)).order_by(col(CareRow.created_at))
+    ).all()
     entries = session.scalars(
         select(EntryRow)
-        .where(or_(EntryRow.author_id == user_id, EntryRow.couple_id.in_(couple_ids)))
-        .order_by(EntryRow.id)
+        .where(or_(col(EntryRow.author_id) == user_id, col(EntryRow.couple_id).in_(couple_ids)))
+        .order_by(col(EntryRow.id))
     ).all()
     return {
         "settings": {
@@ -70,7 +72,7 @@ def _entry(entry: EntryRow) -> dict:
 def erase(session: Session, user_id: int) -> None:
     """Delete every row about a person. A partner's own history stays, naming nobody."""
     couples = session.scalars(
-        select(CoupleRow).where(or_(CoupleRow.member_a == user_id, CoupleRow.member_b == user_id))
+        select(CoupleRow).where(or_(col(CoupleRow.member_a) == user_id, col(CoupleRow.member_b) == user_id))
     ).all()
     partners = {c.member_b if c.member_a == user_id else c.member_a for c in couples}
     for row in couples:
@@ -95,31 +97,33 @@ def erase(session: Session, user_id: int) -> None:
             couple.ended_at,
         )
         session.add(row)
-    session.execute(delete(EntryRow).where(EntryRow.author_id == user_id))
-    session.execute(delete(InviteRow).where(InviteRow.inviter_id == user_id))
+    session.execute(delete(EntryRow).where(col(EntryRow.author_id) == user_id))
+    session.execute(delete(InviteRow).where(col(InviteRow.inviter_id) == user_id))
     session.execute(  # an invite they opened and waited on: its inviter is told they left, when they answer
         update(InviteRow)
-        .where(InviteRow.joiner_id == user_id)
+        .where(col(InviteRow.joiner_id) == user_id)
         .values(joiner_id=None, joiner_name=None, joiner_username=None)
     )
-    session.execute(delete(InboxRow).where(InboxRow.user_id == user_id))
-    session.execute(delete(ScheduleRow).where(ScheduleRow.user_id == user_id))
+    session.execute(delete(InboxRow).where(col(InboxRow.user_id) == user_id))
+    session.execute(delete(ScheduleRow).where(col(ScheduleRow.user_id) == user_id))
     # Calls to this person, and calls to former partners that may quote them (rendered copies).
-    session.execute(delete(OutboxRow).where(OutboxRow.chat_id.in_({user_id, *partners})))
-    session.execute(delete(PersonRow).where(PersonRow.user_id == user_id))
+    session.execute(delete(OutboxRow).where(col(OutboxRow.chat_id).in_({user_id, *partners})))
+    session.execute(delete(PersonRow).where(col(PersonRow.user_id) == user_id))
 
 
 def purge(session: Session, now: datetime, ended_days: int) -> int:
     """Retention: couples that ended more than `ended_days` ago go, with their journal."""
     cutoff = now - timedelta(days=ended_days)
     ended = session.scalars(
-        select(CoupleRow.id).where(CoupleRow.ended_at.is_not(None), CoupleRow.ended_at < cutoff)
+        select(col(CoupleRow.id)).where(col(CoupleRow.ended_at).is_not(None), col(CoupleRow.ended_at) < cutoff)
     ).all()
     if ended:
-        session.execute(delete(EntryRow).where(EntryRow.couple_id.in_(ended)))
-        session.execute(delete(CoupleRow).where(CoupleRow.id.in_(ended)))
+        session.execute(delete(EntryRow).where(col(EntryRow.couple_id).in_(ended)))
+        session.execute(delete(CoupleRow).where(col(CoupleRow.id).in_(ended)))
     session.execute(
-        delete(InboxRow).where(InboxRow.processed_at.is_not(None), InboxRow.processed_at < now - timedelta(days=2))
+        delete(InboxRow).where(
+            col(InboxRow.processed_at).is_not(None), col(InboxRow.processed_at) < now - timedelta(days=2)
+        )
     )
     return len(ended)
 

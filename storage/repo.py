@@ -5,10 +5,27 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import overload
 
-from sqlalchemy import Engine, and_, bindparam, delete, exists, false, func, insert, not_, or_, select, text, update
+from sqlalchemy import (
+    Engine,
+    Row,
+    Table,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    false,
+    func,
+    insert,
+    not_,
+    or_,
+    select,
+    text,
+    update,
+)
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlmodel import Session
+from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Care, CareStatus, Couple, Followed, Invite, Person, Phase, Record, Role, World
 from storage import codec
@@ -17,6 +34,10 @@ from storage.models import CareRow, CoupleRow, EntryRow, InboxRow, InviteRow, Me
 OFFSET_KEY = "polling_offset"
 
 
+@overload
+def _utc(moment: datetime) -> datetime: ...
+@overload
+def _utc(moment: datetime | None) -> datetime | None: ...
 def _utc(moment: datetime | None) -> datetime | None:
     """SQLite hands back naive datetimes; everything stored is UTC."""
     if moment is not None and moment.tzinfo is None:
@@ -74,8 +95,13 @@ def _insert_ignoring_duplicates(engine: Engine, model):
 
 def pending_updates(session: Session, limit: int = 100) -> list[dict]:
     """Stored updates not yet handled, oldest first."""
-    query = select(InboxRow.payload).where(InboxRow.processed_at.is_(None)).order_by(InboxRow.update_id).limit(limit)
-    return [json.loads(payload) for payload in session.scalars(query)]
+    query = (
+        select(col(InboxRow.payload))
+        .where(col(InboxRow.processed_at).is_(None))
+        .order_by(col(InboxRow.update_id))
+        .limit(limit)
+    )
+    return [json.loads(payload) for payload in session.scalars(query) if payload is not None]
 
 
 def claim_update(session: Session, update_id: int, now: datetime) -> bool:
@@ -88,7 +114,7 @@ def claim_update(session: Session, update_id: int, now: datetime) -> bool:
 def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int) -> int:
     """Count a failed attempt; after too many the update is set aside (kept, not processed)."""
     with Session(engine) as session:
-        row = session.get(InboxRow, update_id)
+        row = session.get_one(InboxRow, update_id)
         row.attempts += 1
         if row.attempts >= give_up_after:
             row.processed_at = now
@@ -128,9 +154,14 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
     care = _live_care(session, couple.id) if couple else None
     therapist_id = care.therapist_id if care else None
     people = _load_people(session, {user_id, other, therapist_id})
-    therapist = people.get(therapist_id) if therapist_id not in (None, user_id, other) else None
+    therapist = None if therapist_id is None or therapist_id in (user_id, other) else people.get(therapist_id)
     return World(
-        me=people.get(user_id), partner=people.get(other), couple=couple, invite=invite, therapist=therapist, care=care
+        me=people.get(user_id),
+        partner=None if other is None else people.get(other),
+        couple=couple,
+        invite=invite,
+        therapist=therapist,
+        care=care,
     )
 
 
@@ -230,14 +261,16 @@ def _therapist_world(session: Session, user_id: int, opened_token: str | None, p
         token = pointer.invite_token
     if token:
         found = session.execute(
-            select(CareRow.id, CareRow.couple_id).where(CareRow.token == token.removeprefix(THERAPIST_LINK))
+            select(col(CareRow.id), col(CareRow.couple_id)).where(
+                col(CareRow.token) == token.removeprefix(THERAPIST_LINK)
+            )
         ).first()
     elif pointer and pointer.couple_id:
         found = session.execute(
-            select(CareRow.id, CareRow.couple_id).where(
+            select(col(CareRow.id), col(CareRow.couple_id)).where(
                 CareRow.couple_id == pointer.couple_id,
-                CareRow.therapist_id == user_id,
-                CareRow.status == CareStatus.ACTIVE.value,
+                col(CareRow.therapist_id) == user_id,
+                col(CareRow.status) == CareStatus.ACTIVE.value,
             )
         ).first()
     else:
@@ -265,25 +298,29 @@ def _live_care(session: Session, couple_id: str) -> Care | None:
 def _followed(session: Session, therapist_id: int) -> tuple[Followed, ...]:
     """The couples a therapist follows now, with their partners' first names (read, not locked)."""
     couples = session.execute(
-        select(CoupleRow.id, CoupleRow.member_a, CoupleRow.member_b)
-        .join(CareRow, CareRow.couple_id == CoupleRow.id)
+        select(col(CoupleRow.id), col(CoupleRow.member_a), col(CoupleRow.member_b))
+        .join(CareRow, col(CareRow.couple_id) == col(CoupleRow.id))
         .where(
-            CareRow.therapist_id == therapist_id,
-            CareRow.status == CareStatus.ACTIVE.value,
-            CoupleRow.ended_at.is_(None),
+            col(CareRow.therapist_id) == therapist_id,
+            col(CareRow.status) == CareStatus.ACTIVE.value,
+            col(CoupleRow.ended_at).is_(None),
         )
-        .order_by(CareRow.joined_at, CoupleRow.id)
+        .order_by(col(CareRow.joined_at), col(CoupleRow.id))
     ).all()
     ids = {m for c in couples for m in (c.member_a, c.member_b)}
     names = (
-        dict(session.execute(select(PersonRow.user_id, PersonRow.first_name).where(PersonRow.user_id.in_(ids))).all())
+        dict(
+            session.execute(
+                select(col(PersonRow.user_id), col(PersonRow.first_name)).where(col(PersonRow.user_id).in_(ids))
+            ).all()
+        )
         if ids
         else {}
     )
     return tuple(Followed(c.id, (names.get(c.member_a, ""), names.get(c.member_b, ""))) for c in couples)
 
 
-def _care(row: CareRow) -> Care:
+def _care(row: CareRow | Row) -> Care:
     return Care(
         id=row.id,
         token=row.token,
@@ -331,31 +368,37 @@ def _care_values(c: Care) -> dict:
 
 def history(session: Session, couple_id: str, until: datetime) -> list[EntryRow]:
     """The couple's journal before `until` (when their therapist joined), oldest first."""
-    query = select(EntryRow).where(EntryRow.couple_id == couple_id, EntryRow.created_at < until).order_by(EntryRow.id)
+    query = (
+        select(EntryRow)
+        .where(col(EntryRow.couple_id) == couple_id, col(EntryRow.created_at) < until)
+        .order_by(col(EntryRow.id))
+    )
     return list(session.scalars(query))
 
 
 def forget_cares(session: Session, user_id: int) -> None:
     """With /delete: a therapist's details go and their requests end; a partner's id leaves the
     consents (the couple's own record stays, naming nobody). Runs after the person's rows are erased."""
-    for row in session.scalars(select(CareRow).where(CareRow.therapist_id == user_id)):
+    for row in session.scalars(select(CareRow).where(col(CareRow.therapist_id) == user_id)):
         row.name = row.practice = row.register_number = row.account_name = row.account_username = None
         row.therapist_id = 0
         if row.status in (CareStatus.REQUESTED.value, CareStatus.ACTIVE.value):
             row.status = CareStatus.LEFT.value
         session.add(row)
-    for row in session.scalars(select(CareRow).where(CareRow.requested_by == user_id)):
+    for row in session.scalars(select(CareRow).where(col(CareRow.requested_by) == user_id)):
         row.requested_by = 0
         session.add(row)
     for row in session.scalars(
-        select(CareRow).where(or_(CareRow.allowed_by.contains(str(user_id)), CareRow.history_by.contains(str(user_id))))
+        select(CareRow).where(
+            or_(col(CareRow.allowed_by).contains(str(user_id)), col(CareRow.history_by).contains(str(user_id)))
+        )
     ):
         row.allowed_by = json.dumps([m for m in json.loads(row.allowed_by) if m != user_id])
         row.history_by = json.dumps([m for m in json.loads(row.history_by) if m != user_id])
         session.add(row)
 
 
-def _person(row: PersonRow) -> Person:
+def _person(row: PersonRow | Row) -> Person:
     return Person(
         user_id=row.user_id,
         first_name=row.first_name,
@@ -408,7 +451,7 @@ def record(session: Session, couple_id: str, entry: Record, now: datetime) -> No
     session.connection().execute(_INSERT_ENTRY, values)
 
 
-def _couple(row: CoupleRow) -> Couple:
+def _couple(row: CoupleRow | Row) -> Couple:
     return codec.loads(Couple, row.state)
 
 
@@ -491,11 +534,11 @@ def queue(session: Session, calls: list[Call], now: datetime) -> None:
 
 
 def _due_calls_query():
-    blocked = exists().where(and_(PersonRow.user_id == OutboxRow.chat_id, not_(PersonRow.reachable)))
+    blocked = exists().where(and_(col(PersonRow.user_id) == col(OutboxRow.chat_id), not_(col(PersonRow.reachable))))
     return (  # `held` lets an index pass calls for blocked people by; `blocked` catches any not marked
-        select(OutboxRow.id, OutboxRow.chat_id, OutboxRow.method, OutboxRow.payload)
-        .where(OutboxRow.held == false(), not_(blocked))
-        .order_by(OutboxRow.id)
+        select(col(OutboxRow.id), col(OutboxRow.chat_id), col(OutboxRow.method), col(OutboxRow.payload))
+        .where(col(OutboxRow.held) == false(), not_(blocked))
+        .order_by(col(OutboxRow.id))
         .limit(bindparam("limit"))
     )
 
@@ -519,7 +562,7 @@ def lock_calls(session: Session, call_ids: list[int]) -> set[int]:
     (SKIP LOCKED), held while the calls are made and until they leave the outbox. Returns the ids
     claimed; one already sent or in another process's hands is left out. (SQLite has one process;
     there it only checks.)"""
-    query = select(OutboxRow.id).where(OutboxRow.id.in_(call_ids)).with_for_update(skip_locked=True)
+    query = select(col(OutboxRow.id)).where(col(OutboxRow.id).in_(call_ids)).with_for_update(skip_locked=True)
     if session.get_bind().dialect.name == "postgresql":
         # This transaction only records that calls went out. Its commit need not wait for the disk:
         # a crash of the bot loses nothing (the server has it), and a crash of the server itself can
@@ -531,14 +574,14 @@ def lock_calls(session: Session, call_ids: list[int]) -> set[int]:
 
 def replace_params(session: Session, call_id: int, params: dict) -> None:
     """What is left of a call that is sent in parts (a text Telegram found too long)."""
-    session.execute(update(OutboxRow).where(OutboxRow.id == call_id).values(payload=json.dumps(params)))
+    session.execute(update(OutboxRow).where(col(OutboxRow.id) == call_id).values(payload=json.dumps(params)))
 
 
 def mark_sent(session: Session, call_ids: list[int]) -> None:
     """Delivered (or refused) calls leave the outbox: it is a queue, not a record. The journal
     (entries) keeps what people wrote; a rendered copy with names in it need not stay."""
     if call_ids:
-        session.execute(delete(OutboxRow).where(OutboxRow.id.in_(call_ids)))
+        session.execute(delete(OutboxRow).where(col(OutboxRow.id).in_(call_ids)))
 
 
 def count_unsent(session: Session) -> int:
@@ -562,9 +605,9 @@ def schedule(session: Session, user_id: int, kind: str, key: str, at: datetime) 
 
 def due_schedule_ids(session: Session, now: datetime, limit: int = 200) -> list[int]:
     query = (
-        select(ScheduleRow.id)
-        .where(ScheduleRow.due_at <= now)
-        .order_by(ScheduleRow.due_at, ScheduleRow.id)
+        select(col(ScheduleRow.id))
+        .where(col(ScheduleRow.due_at) <= now)
+        .order_by(col(ScheduleRow.due_at), col(ScheduleRow.id))
         .limit(limit)
     )
     return list(session.scalars(query))
@@ -574,7 +617,7 @@ def claim_schedule(session: Session, schedule_id: int, now: datetime) -> Schedul
     """Take one due row for this transaction: locked, so another process skips it; deleted on commit."""
     query = (
         select(ScheduleRow)
-        .where(ScheduleRow.id == schedule_id, ScheduleRow.due_at <= now)
+        .where(col(ScheduleRow.id) == schedule_id, col(ScheduleRow.due_at) <= now)
         .with_for_update(skip_locked=True)
     )
     row = session.scalars(query).first()
@@ -588,13 +631,13 @@ def claim_schedule(session: Session, schedule_id: int, now: datetime) -> Schedul
 
 # Statements on the hot path, built once: building one costs more than running it -------------------
 
-_people, _couples, _cares, _invites = PersonRow.__table__, CoupleRow.__table__, CareRow.__table__, InviteRow.__table__
-_inbox, _outbox, _entries, _schedules = (
-    InboxRow.__table__,
-    OutboxRow.__table__,
-    EntryRow.__table__,
-    ScheduleRow.__table__,
-)
+
+def _table(model: type[SQLModel]) -> Table:
+    return model.__table__  # type: ignore[attr-defined]  # SQLModel sets it on the class; its stubs do not say so
+
+
+_people, _couples, _cares, _invites = _table(PersonRow), _table(CoupleRow), _table(CareRow), _table(InviteRow)
+_inbox, _outbox, _entries, _schedules = _table(InboxRow), _table(OutboxRow), _table(EntryRow), _table(ScheduleRow)
 
 _CLAIM_UPDATE = (
     update(_inbox)

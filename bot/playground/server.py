@@ -16,6 +16,7 @@ import sys
 import tempfile
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import cast
 from zoneinfo import ZoneInfo
 
 from aiohttp import web
@@ -24,7 +25,7 @@ from pydantic import SecretStr
 from bot.app import HerstelBot
 from bot.settings import Settings
 from emulator import BotApiEmulator
-from emulator.web import PlaygroundApi, Seat, bot_api_only, loopback_only
+from emulator.web import Host, PlaygroundApi, Seat, bot_api_only, loopback_only
 from storage import secret
 
 log = logging.getLogger(__name__)
@@ -97,7 +98,7 @@ class Playground:
     async def start(self) -> str:
         await self._open_scene()
         app = web.Application(middlewares=[loopback_only], client_max_size=64 * 1024)
-        app.add_routes(PlaygroundApi(self).routes())
+        app.add_routes(PlaygroundApi(cast(Host, self)).routes())  # its emulator is there once the scene is open
         app.router.add_get("/", self._index)
         app.router.add_get("/static/{name}", self._static)
         app.on_response_prepare.append(_add_headers)

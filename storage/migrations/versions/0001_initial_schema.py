@@ -6,7 +6,7 @@ Create Date: 2026-11-25 11:55:58.039129
 """
 
 import sqlalchemy as sa
-import sqlmodel
+import sqlmodel.sql.sqltypes
 from alembic import op
 
 import storage.secret
