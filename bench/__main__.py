@@ -20,13 +20,15 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bench import burst as bursts
-from bench import engine_bench, report
+from bench import engine_bench, noisy, report
 from bench.db import Database
 from bench.e2e import TOKEN, Plan, make_couples, session
 from bench.emu import TimedEmulator
 from bench.procs import CODE, BotProcess
 from storage import secret
 
+# herstel: the end-to-end sessions of Herstel (scale: at the bigger sizes too); noisy and pg-parallel: bench/noisy.py
+PARTS = ("engine", "echo", "herstel", "scale", "burst", "claims", "noisy", "pg-parallel")
 FULL = Plan()
 QUICK = Plan(
     rate_seconds=8.0,
@@ -57,8 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         help="a PostgreSQL database to make a throw-away schema in (default: HERSTEL_TEST_POSTGRES_URL "
         "or postgresql://postgres@127.0.0.1:5432/test)",
     )
+    parser.add_argument("--skip", default="", help=f"comma-separated parts to leave out: {', '.join(PARTS)}")
     parser.add_argument(
-        "--skip", default="", help="comma-separated parts to leave out: echo, scale, burst, claims, engine"
+        "--only", default="", help="comma-separated parts to run, and nothing else (say --only noisy,pg-parallel)"
     )
     parser.add_argument(
         "--profile",
@@ -79,6 +82,11 @@ def main(argv: list[str] | None = None) -> int:
     if unknown or not backends:
         parser.error(f"unknown backend(s): {', '.join(sorted(unknown)) or '(none)'}")
     skip = {s.strip() for s in args.skip.split(",") if s.strip()}
+    only = {s.strip() for s in args.only.split(",") if s.strip()}
+    if (skip | only) - set(PARTS):
+        parser.error(f"unknown part(s): {', '.join(sorted((skip | only) - set(PARTS)))}; the parts: {', '.join(PARTS)}")
+    if only:
+        skip |= set(PARTS) - only
     plan = QUICK if args.quick else FULL
     if "scale" in skip:
         plan = replace(plan, sizes=plan.sizes[:1])
@@ -121,7 +129,7 @@ async def _run(plan: Plan, backends: list[str], skip: set[str], args) -> int:
                 backends.remove(backend)
                 continue
             filled = 0
-            for size, couples in plan.sizes:
+            for size, couples in plan.sizes if "herstel" not in skip else ():
                 if couples > filled:
                     _say(f"{backend}: filling to {couples:,} couples")
                     t = time.perf_counter()
@@ -164,6 +172,14 @@ async def _run(plan: Plan, backends: list[str], skip: set[str], args) -> int:
             _say(f"claim queries on 200k-row tables ({', '.join(backends)}), meanwhile")
             claiming.append(_guard(out, "claims", asyncio.to_thread(_claims, backends, folder, args.postgres_url)))
         done = await asyncio.gather(*runs, *claiming)
+        if {"noisy", "pg-parallel"} - skip:
+            out.noisy = await _guard(
+                out,
+                "noisy neighbours",
+                noisy.measure(
+                    await emulator(), backends, args.postgres_url, key, folder, set(PARTS) - skip, args.quick, _say
+                ),
+            )
         out.bursts = [b for b in done[: len(runs)] if b is not None]
         out.claims = [c for found in done[len(runs) :] if found for c in found]
     finally:

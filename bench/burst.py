@@ -30,7 +30,7 @@ from sqlmodel import Session, SQLModel
 from bench.db import Database, outbox_payload
 from bot.settings import Settings
 from emulator import Limits
-from storage import repo
+from storage import repo, secret
 
 CONFIGURED_RATE = Settings.model_fields["send_rate"].default
 TICK_SECONDS = Settings.model_fields["tick_seconds"].default if "tick_seconds" in Settings.model_fields else None
@@ -135,6 +135,7 @@ def claims(db: Database, repeats: int = 15) -> list[ClaimResult]:
     results.append(_time(db, "outbox: 200k unsent, 100k chats", repeats, _claim_call))
     db.execute("DELETE FROM outbox")
     blocked = 1_000
+    linked = secret.encrypt("linked")  # the phase is stored encrypted
     db.bulk_insert(
         [
             (
@@ -144,9 +145,10 @@ def claims(db: Database, repeats: int = 15) -> list[ClaimResult]:
                         "user_id": 9_500_000_000 + i,
                         "first_name": "X",
                         "language": "en",
-                        "phase": "linked",
+                        "phase": linked,
                         "reachable": False,
                         "created_at": now,
+                        "active_on": now.date(),
                     }
                     for i in range(blocked)
                 ),

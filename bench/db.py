@@ -15,7 +15,7 @@ import secrets
 import shutil
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from sqlalchemy import Engine, create_engine, text
@@ -237,6 +237,7 @@ def _people_and_couples(first: int, count: int, now: datetime) -> tuple[list, li
     if key not in _cache:
         people, couples = [], []
         started = now - timedelta(days=60)
+        sealed = {v: secret.encrypt(v) for v in ("linked", "damaged", "hurt")}  # stored encrypted; one token each
         for n in range(first, first + count):
             a, b = BULK_PERSON + 2 * n, BULK_PERSON + 2 * n + 1
             language = "nl" if n % 2 else "en"
@@ -247,13 +248,14 @@ def _people_and_couples(first: int, count: int, now: datetime) -> tuple[list, li
                         "user_id": uid,
                         "first_name": NAMES[uid % len(NAMES)],
                         "language": language,
-                        "phase": "linked",
-                        "role": role,
+                        "phase": sealed["linked"],
+                        "role": sealed[role],
                         "couple_id": cid,
                         "menu": 3,
                         "country": "nl" if n % 2 else "uk",
                         "screened": 4,
                         "created_at": started,
+                        "active_on": started.date(),
                     }
                 )
             state = codec.dumps(Couple(id=cid, member_ids=(b, a), started_at=started, done=("naming",)))
@@ -268,7 +270,7 @@ _stamps: dict[datetime, str] = {}
 
 
 def _sqlite(value):
-    """As SQLAlchemy stores them in SQLite: datetimes as text (UTC), booleans as 0/1."""
+    """As SQLAlchemy stores them in SQLite: datetimes as text (UTC), dates as text, booleans as 0/1."""
     if isinstance(value, datetime):
         stamp = _stamps.get(value)
         if stamp is None:
@@ -276,6 +278,8 @@ def _sqlite(value):
                 _stamps.clear()
             stamp = _stamps[value] = value.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
         return stamp
+    if isinstance(value, date):
+        return value.isoformat()
     if isinstance(value, bool):
         return int(value)
     return value

@@ -58,7 +58,7 @@ class Session:
     peak_rss_mb: float = 0.0
     db_counts: dict[str, int] = field(default_factory=dict)
     seq_scans: dict[str, tuple[int, int]] = field(default_factory=dict)  # PostgreSQL, during the session
-    max_chat_posts: int = 0  # the most messages one chat got in the session (Herstel's own pacing allows 40)
+    max_chat_posts: int = 0  # the most messages one chat got in the session (Herstel's own pacing allows 20)
     sql_counts: dict[str, int] = field(default_factory=dict)  # with --count-sql: statements by kind and table
     handled: int = 0  # updates answered in the whole session, warm-up included
 

@@ -14,9 +14,7 @@ from collections.abc import Callable
 from emulator import BotApiEmulator, Limits
 
 # Effectively no flood limits: for runs that measure the bot, not Telegram's caps.
-UNLIMITED = Limits(
-    global_per_second=1e6, global_burst=1_000_000, chat_per_second=1e6, chat_burst=1_000_000, group_per_minute=1e6
-)
+UNLIMITED = Limits(global_per_second=1e6, chat_per_second=1e6, chat_burst=1_000_000, group_per_minute=1e6)
 
 
 class TimedEmulator(BotApiEmulator):
@@ -34,6 +32,7 @@ class TimedEmulator(BotApiEmulator):
     def forget(self) -> None:
         """Drop what the emulator keeps for tests to inspect (it only grows), between runs."""
         self.calls.clear()
+        self.sent.clear()
         self.written.clear()
         self.update_log.clear()
         self.callback_answers.clear()

@@ -16,10 +16,16 @@ What Telegram answers decides what happens next:
 - 403 from a person: they blocked the bot. Their calls wait until they write again, and their
   partner is told once (see `unit_of_work.unreachable`). A 403 from a group is given up.
 
-Pace (see `Pace`): all calls together leave at `per_second` (HERSTEL_SEND_RATE, 25 by default,
-below Telegram's ~30); messages into one chat may come in a burst of `chat_burst` (40), then at most
-`chat_per_second` (Telegram: "avoid more than one message a second in one chat; short bursts are
-tolerated"). Both are token buckets in this process: two processes each keep their own pace.
+Pace (see `Pace`): at most `per_second` calls (HERSTEL_SEND_RATE, 25 by default, below Telegram's
+30) leave in any one second, all chats together: a sliding window, so there is no burst on top.
+Into one chat go at most `chat_burst` messages at once (HERSTEL_CHAT_BURST, 20, as Telegram
+tolerates), then at most `chat_per_second` (one a second: Telegram's "avoid more than one message
+a second in one chat"). Both count a call from the moment it was answered, so what Telegram sees
+keeps to them however long a call was on its way. The pace is this process's: two processes each
+keep their own.
+
+Fair: the chats with a call due are served round by round (see `repo.due_calls`), each at its
+own pace, so a chat with a backlog of thousands waits only for itself.
 """
 
 from __future__ import annotations
@@ -30,6 +36,7 @@ import html
 import logging
 import re
 import time
+from collections import deque
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import timedelta
@@ -60,9 +67,10 @@ POSTING = ("send", "edit", "copy", "forward")  # methods that put a message in a
 class Pace:
     """How fast calls leave, and how long to wait when Telegram cannot be reached."""
 
-    per_second: float = 25.0  # every call together (HERSTEL_SEND_RATE)
+    per_second: float = 25.0  # every call together, in any one second (HERSTEL_SEND_RATE)
     chat_per_second: float = 1.0  # messages into one chat, once a burst is used up
-    chat_burst: int = 40  # after a quiet spell; the emulator in the tests tolerates 40, its default 20
+    chat_burst: int = 20  # messages into one chat after a quiet spell (HERSTEL_CHAT_BURST)
+    margin: float = 0.01  # seconds kept in hand on each window and gap
     backoff_base: float = 0.5  # first pause after a 5xx or network error; doubles each time
     backoff_cap: float = 30.0
     read_timeout: float = 10.0  # seconds to wait for Telegram's answer to one call
@@ -105,12 +113,33 @@ class _Bucket:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
 
+class _Window:
+    """At most `most` calls in any `span` seconds: the moments of the last `most` calls."""
+
+    def __init__(self, most: float, span: float) -> None:
+        self.most, self.span = max(1, int(most)), span
+        self.moments: deque[float] = deque()
+
+    def wait(self, now: float) -> float:
+        while self.moments and self.moments[0] <= now - self.span:
+            self.moments.popleft()
+        return 0.0 if len(self.moments) < self.most else self.moments[-self.most] + self.span - now
+
+    def take(self, now: float) -> None:
+        self.moments.append(now)
+
+    def give_back(self) -> None:
+        if self.moments:
+            self.moments.pop()
+
+
 class Limiter:
-    """Token buckets: one for every call, one per chat for calls that post a message."""
+    """A sliding window for every call together; a token bucket per chat for calls that post a message."""
 
     def __init__(self, pace: Pace, clock: Callable[[], float] = time.monotonic) -> None:
         self._pace, self._clock = pace, clock
-        self._all = _Bucket(pace.per_second, max(1.0, pace.per_second), clock())
+        self._all = _Window(pace.per_second, 1.0 + pace.margin)
+        self._chat_rate = 1 / (1 / pace.chat_per_second + pace.margin)
         self._chats: dict[int, _Bucket] = {}
 
     def wait(self, chat_id: int, method: str) -> float:
@@ -122,21 +151,35 @@ class Limiter:
             if bucket is None:
                 if len(self._chats) > 10_000:  # forget chats whose bucket is full again
                     self._chats = {k: b for k, b in self._chats.items() if b.wait(now) == 0 and b.tokens < b.burst}
-                bucket = self._chats[chat_id] = _Bucket(self._pace.chat_per_second, self._pace.chat_burst, now)
+                bucket = self._chats[chat_id] = _Bucket(self._chat_rate, self._pace.chat_burst, now)
             wait = max(wait, bucket.wait(now))
         return wait
 
     def take(self, chat_id: int, method: str) -> None:
-        self._take(chat_id, method, 1)
+        self._all.take(self._clock())
+        if method.lower().startswith(POSTING):
+            self._chats[chat_id].tokens -= 1
 
     def give_back(self, chat_id: int, method: str) -> None:
         """A call taken for that another process made: its place goes to the next."""
-        self._take(chat_id, method, -1)
-
-    def _take(self, chat_id: int, method: str, tokens: int) -> None:
-        self._all.tokens -= tokens
+        self._all.give_back()
         if method.lower().startswith(POSTING):
-            self._chats[chat_id].tokens -= tokens
+            self._chats[chat_id].tokens += 1
+
+    def answered(self, calls: list[tuple[int, str]]) -> None:
+        """The calls taken last have been answered: they count from now, not from when they were taken.
+        Telegram saw each one somewhere in between, so waits counted from here never fall short, however
+        long a call waited for the database or the network."""
+        now = self._clock()
+        moments = self._all.moments
+        for back in range(1, min(len(calls), len(moments)) + 1):
+            moments[-back] = now
+        for chat_id, method in calls:
+            if method.lower().startswith(POSTING) and chat_id in self._chats:
+                bucket = self._chats[chat_id]
+                left = bucket.tokens
+                bucket.wait(now)
+                bucket.tokens = min(bucket.tokens, left)  # no refill while the call was on its way
 
 
 class Courier:
@@ -197,22 +240,26 @@ class Courier:
     async def deliver_due(self) -> None:
         """Send every due call; returns when none is left (or all that remain wait on a blocked person)."""
         while not self._stopping:
+            self._wake.clear()  # what is committed from here on is in the next reading, or wakes us
             due = await self._in_database_thread(self._due_calls)
             if not due:
                 return
             # Work through this list, round by round, as long as each round goes as planned;
-            # anything else (a refusal, a pause, a call in other hands, a text in parts) reads it again.
+            # anything else (a refusal, a pause, a call in other hands, a text in parts) reads it again,
+            # and so does a new call while every chat listed waits for its pace.
             while due and not self._stopping:
                 batch, waits = self._next_round(due)
                 if not batch:
-                    await asyncio.sleep(min(waits) if waits else 0.05)
+                    await nap(self._wake, min(waits) if waits else 0.05)
+                    if self._wake.is_set():
+                        break
                     continue
                 done, as_planned = await self._deliver(batch)
                 due = [queued for queued in due if queued.id not in done]
                 if not as_planned:
                     break
-            if not due and not self._wake.is_set():
-                return  # all sent, and nothing new was queued meanwhile
+            # The reading holds a window of each chat's calls (repo.due_calls), not all: read again
+            # until the outbox has nothing due, so `idle` is never set while calls wait their turn.
 
     def _next_round(self, due: list[repo.QueuedCall]) -> tuple[list[repo.QueuedCall], list[float]]:
         """The first due call of each chat, as far as the pace allows, up to `parallel` of them; and,
@@ -249,6 +296,7 @@ class Courier:
                 await asyncio.sleep(0.05)  # in other hands: look again shortly
                 return set(), False
             answers = await asyncio.gather(*(self._attempt(queued.call) for queued in mine))
+            self._limiter.answered([(queued.call.chat_id, queued.call.method) for queued in mine])
             done, blocked, pause = await self._in_database_thread(self._record, session, mine, answers)
         if pause:
             log.info("rate limited; waiting %.0f s", pause)

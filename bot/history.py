@@ -32,7 +32,7 @@ def calls(session: Session, world: World, share: ShareHistory, texts: Texts) -> 
             "exercise": row.exercise if row.exercise in EXERCISES else "",
             "text": row.text,
         }
-        for row in repo.history(session, world.couple.id, share.until)
+        for row in repo.history(session, world.couple.id, share.until, world.couple.member_ids)
     ]
     language = therapist.language
     content = texts.render(language, "therapist.history_file", couple=share.couple, entries=entries)

@@ -30,7 +30,7 @@ async def poll(
     bot: Bot,
     engine: Engine,
     clock: Callable[[], datetime],
-    on_stored: Callable[[], None],
+    on_stored: Callable[[int], None],
     backoff: Backoff | None = None,
     in_database_thread: Callable[..., Awaitable] | None = None,
 ) -> None:
@@ -52,7 +52,7 @@ async def poll(
                 await (in_database_thread or run_inline)(repo.store_updates, engine, updates, clock())
                 offset = max(offset, max(u["update_id"] for u in updates) + 1)
                 log.debug("stored %d updates", len(updates))
-                on_stored()
+                on_stored(len(updates))
         except InvalidToken:
             raise
         except RetryAfter as exc:

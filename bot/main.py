@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import os
 import signal
 import sys
 from pathlib import Path
@@ -25,9 +26,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "command",
         nargs="?",
-        choices=("run", "playground", "new-key", "rotate-keys"),
+        choices=("run", "playground", "new-key", "rotate-keys", "status", "retry"),
         help="run: the bot on Telegram; playground: try it locally; new-key: print a fresh encryption key; "
-        "rotate-keys: re-encrypt every stored text under the first key in HERSTEL_ENCRYPTION_KEYS. "
+        "rotate-keys: re-encrypt every stored text under the first key in HERSTEL_ENCRYPTION_KEYS; "
+        "status: counts, queues and ages (never names, ids or texts); "
+        "retry: put updates that were set aside back in line. "
         "Without a command: run when TELEGRAM_BOT_TOKEN is set, else the playground.",
     )
     parser.add_argument("--keep", action="store_true", help="playground: keep its database (the path is printed)")
@@ -39,11 +42,20 @@ def main(argv: list[str] | None = None) -> int:
         settings = Settings()
     except ValidationError as error:
         return _fail(describe(error))
-    logs.configure(settings.log_level, [settings.token, *settings.keys, settings.webhook_secret_token])
+    logs.configure(
+        settings.log_level, [settings.token, *settings.keys, settings.webhook_secret_token], settings.log_format
+    )
+    if args.command in ("status", "retry"):
+        return _operator(args.command, settings)
     if args.command == "playground" or (args.command is None and not settings.token):
         from bot.playground import run_playground
 
-        return asyncio.run(_until_signal(lambda stop: run_playground(_with_local_key(settings), stop, keep=args.keep)))
+        try:
+            return asyncio.run(
+                _until_signal(lambda stop: run_playground(_with_local_key(settings), stop, keep=args.keep))
+            )
+        except secret.KeysDoNotFit as error:
+            return _fail(str(error))
     if not settings.token and args.command != "rotate-keys":
         return _fail("Setting TELEGRAM_BOT_TOKEN is missing: get a token from @BotFather and put it in .env.")
     if not settings.keys:
@@ -60,6 +72,8 @@ def main(argv: list[str] | None = None) -> int:
         return asyncio.run(_until_signal(lambda stop: HerstelBot(settings).run_until_stopped(stop)))
     except InvalidToken:  # its message holds the token: one line instead of a traceback
         return _fail("Telegram refused TELEGRAM_BOT_TOKEN: check it with @BotFather and put it in .env.")
+    except secret.KeysDoNotFit as error:
+        return _fail(str(error))
 
 
 def _rotate_keys(settings: Settings) -> int:
@@ -72,12 +86,34 @@ def _rotate_keys(settings: Settings) -> int:
     return 0
 
 
+def _operator(command: str, settings: Settings) -> int:
+    """`herstel status` and `herstel retry`, against the database a running bot uses (it need not run)."""
+    from datetime import UTC, datetime
+
+    from storage import status
+    from storage.db import make_engine, migrate
+
+    engine = make_engine(settings.database_url)
+    try:
+        migrate(engine)
+        if command == "retry":
+            count = status.retry(engine)
+            print(f"Put {count} set-aside update{'' if count == 1 else 's'} back in line.")
+        else:
+            now = datetime.now(UTC)
+            print(status.describe(status.read(engine, now), now))
+    finally:
+        engine.dispose()
+    return 0
+
+
 def _with_local_key(settings: Settings) -> Settings:
     """The playground makes its own encryption key in .env on first run, and says so."""
     if settings.keys:
         return settings
     key = secret.new_key()
-    with ENV_FILE.open("a") as env:
+    with os.fdopen(os.open(ENV_FILE, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600), "a") as env:
+        os.chmod(ENV_FILE, 0o600)  # a .env there already may have been readable by others; now it holds the key
         env.write(
             f"\n# Made by `herstel playground`: encrypts stored texts. Keep it secret.\nHERSTEL_ENCRYPTION_KEYS={key}\n"
         )

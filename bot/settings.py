@@ -10,7 +10,7 @@ from pydantic import AliasChoices, Field, SecretStr, ValidationError, Validation
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 TOKEN_SHAPE = re.compile(r"^\d{3,}:[A-Za-z0-9_-]{20,}$")
-WEBHOOK_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{1,256}$")
+WEBHOOK_SECRET_SHAPE = re.compile(r"^[A-Za-z0-9_-]{16,256}$")  # Telegram allows 1-256; short ones are guessable
 
 
 class Settings(BaseSettings):
@@ -24,16 +24,22 @@ class Settings(BaseSettings):
     encryption_keys: SecretStr | None = None  # comma-separated Fernet keys; the first encrypts
     default_language: Literal["en", "nl"] = "en"
     log_level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+    log_format: Literal["text", "json"] = "text"  # json: one JSON object a line
     playground_port: int = Field(default=8765, ge=0, le=65535)
     tick_seconds: float = Field(default=20.0, gt=0, le=3600)  # how often due check-ins and nudges are looked for
-    retention_days: int = Field(default=90, ge=1)  # a couple that ended is erased after this many days
-    send_rate: float = Field(default=25.0, gt=0, le=1000)  # calls a second, all chats together
+    retention_days: int = Field(default=90, ge=1)  # storage.privacy.purge: every table's retention
+    send_rate: float = Field(default=25.0, gt=0, le=1000)  # calls in any one second, all chats together
+    chat_burst: int = Field(default=20, ge=1, le=1000)  # messages at once into one chat, then one a second
+    parallel_units: int = Field(default=4, ge=1, le=32)  # units of work at once on PostgreSQL (SQLite: one)
     # Webhook mode (instead of polling) when webhook_url is set.
     webhook_url: str | None = None
     webhook_secret: SecretStr | None = Field(default=None, validate_default=True)
     webhook_port: int = Field(default=8443, ge=1, le=65535)
     webhook_path: str = "/telegram"
     webhook_listen: str = "0.0.0.0"
+    # /healthz, /readyz and /metrics (bot/health.py); port 0 picks a free one.
+    health_listen: str = "127.0.0.1"
+    health_port: int = Field(default=8766, ge=0, le=65535)
 
     @field_validator("webhook_url")
     @classmethod
@@ -54,10 +60,10 @@ class Settings(BaseSettings):
         value = secret.get_secret_value() if secret else ""
         if not value:
             if info.data.get("webhook_url"):
-                raise ValueError("is required with HERSTEL_WEBHOOK_URL: 1-256 characters of A-Z a-z 0-9 _ -")
+                raise ValueError("is required with HERSTEL_WEBHOOK_URL: 16-256 characters of A-Z a-z 0-9 _ -")
             return None
         if not WEBHOOK_SECRET_SHAPE.match(value):
-            raise ValueError("must be 1-256 characters of A-Z a-z 0-9 _ - (Telegram's rule)")
+            raise ValueError("must be 16-256 characters of A-Z a-z 0-9 _ - (make one with `openssl rand -hex 32`)")
         return secret
 
     @field_validator("webhook_path")

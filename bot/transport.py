@@ -12,6 +12,8 @@ an aiohttp message can hold the request's URL, and the URL holds the token.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import aiohttp
 from telegram.error import NetworkError, TimedOut
 from telegram.request import BaseRequest, RequestData
@@ -25,7 +27,10 @@ class AiohttpRequest(BaseRequest):
         connect_timeout: float = 5.0,
         write_timeout: float = 5.0,
         media_write_timeout: float = 20.0,
+        observe: Callable[[str, int | None], None] | None = None,
     ) -> None:
+        """`observe(method, status)` hears of every answer (status None: none came), for the metrics."""
+        self._observe = observe or (lambda method, status: None)
         self._connections = connections
         self._read_timeout = read_timeout
         self._connect_timeout = connect_timeout  # also the longest wait for a free connection
@@ -71,10 +76,13 @@ class AiohttpRequest(BaseRequest):
         try:
             body, headers = _body(request_data)
             async with self._session.request(method, url, data=body, headers=headers, timeout=timeout) as response:
+                self._observe(url.rsplit("/", 1)[-1], response.status)  # the method: the token is before it
                 return response.status, await response.read()
         except TimeoutError:
+            self._observe(url.rsplit("/", 1)[-1], None)
             raise TimedOut() from None  # not chained: a cause's message may name the URL
         except aiohttp.ClientError as exc:
+            self._observe(url.rsplit("/", 1)[-1], None)
             raise NetworkError(f"aiohttp.{type(exc).__name__}") from None
 
 

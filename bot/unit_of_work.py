@@ -5,7 +5,8 @@ from __future__ import annotations
 import base64
 import json
 import secrets
-from datetime import datetime
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine
 from sqlmodel import Session
@@ -19,17 +20,22 @@ from dialogues.model import (
     Due,
     Erase,
     Export,
+    PassOnHeld,
     Progress,
     Record,
+    Say,
     Schedule,
     Sender,
+    Settle,
     ShareHistory,
     Start,
     Unreachable,
+    Widen,
     known,
 )
 from dialogues.texts import Texts
 from storage import privacy, repo
+from storage.db import checkpoint
 
 
 def process(engine: Engine, update: Update, now: datetime, texts: Texts, default_language: str) -> bool:
@@ -62,8 +68,11 @@ def process(engine: Engine, update: Update, now: datetime, texts: Texts, default
                 query_id,
                 writer,
             )
+            repo.mark_active(session, event.sender.user_id, now)  # retention counts from the last day they came
         session.commit()
-        return True
+    if event is not None and any(isinstance(e, Erase) for e in effects):
+        checkpoint(engine)  # no erased row stays behind in SQLite's write-ahead log
+    return True
 
 
 def due(engine: Engine, schedule_id: int, now: datetime, texts: Texts) -> bool:
@@ -97,10 +106,9 @@ def apply(
     repo.save_world(session, world, now)
     if writer is not None:
         repo.set_reachable(session, writer, True)  # writing again unblocks delivery
+    effects = _journal(session, world, effects, now)
     for effect in effects:
-        if isinstance(effect, Record):
-            repo.record(session, world.couple.id, effect, now)
-        elif isinstance(effect, Schedule):
+        if isinstance(effect, Schedule):
             person = world.me if effect.to == "self" else world.partner
             repo.schedule(session, person.user_id, effect.kind, effect.key, effect.at)
     calls = to_calls(effects, world, chat_id, language, texts, query_id)
@@ -116,12 +124,32 @@ def apply(
     repo.queue(session, calls, now)
 
 
+def _journal(session: Session, world, effects: list, now: datetime) -> list:
+    """Write the journal as the engine said, and its readers as it decided; held texts passed on
+    become messages, each rendered from its row, in their writer's order."""
+    said = []
+    for effect in effects:
+        if isinstance(effect, Record):
+            repo.record(session, world.couple.id, effect, now)
+        elif isinstance(effect, Widen):
+            repo.widen(session, world.couple.id, effect.entry, effect.readers)
+        elif isinstance(effect, Settle):
+            repo.settle(session, world.couple.id, effect.author_id, effect.held, effect.becomes)
+        elif isinstance(effect, PassOnHeld):
+            held = repo.pass_on_held(session, world.couple.id, effect.author_id, effect.held, effect.readers)
+            said += [Say(effect.to, effect.key, {**effect.vars, "text": text}) for text in held]
+            continue
+        said.append(effect)
+    return said
+
+
 def _export_calls(session: Session, user_id: int, language: str, texts: Texts) -> list[repo.Call]:
     """Two files: the data as JSON, and the same to read."""
     data = privacy.export(session, user_id)
+    zone = ZoneInfo(data["settings"]["time_zone"] or "Europe/Amsterdam")
     files = [
         ("herstel-export.json", json.dumps(data, ensure_ascii=False, indent=2)),
-        ("herstel-export.txt", texts.render(language, "export.readable", data=data)),
+        ("herstel-export.txt", texts.render(language, "export.readable", data=_local_times(data, zone))),
     ]
     caption = texts.render(language, "export.caption")
     return [
@@ -136,6 +164,24 @@ def _export_calls(session: Session, user_id: int, language: str, texts: Texts) -
         )
         for name, content in files
     ]
+
+
+TIMES = {"at", "started", "ended", "due", "since", "joined", "paused_until"}
+
+
+def _local_times(value, zone: ZoneInfo):
+    """The export's moments as a person reads them: in their own time zone, to the minute."""
+    if isinstance(value, dict):
+        return {k: _local(v, zone) if k in TIMES and v else _local_times(v, zone) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_local_times(v, zone) for v in value]
+    return value
+
+
+def _local(moment: str, zone: ZoneInfo) -> str:
+    parsed = datetime.fromisoformat(moment)
+    parsed = parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed
+    return parsed.astimezone(zone).strftime("%Y-%m-%d %H:%M")
 
 
 def unreachable(engine: Engine, user_id: int, now: datetime, texts: Texts) -> bool:

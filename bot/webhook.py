@@ -4,6 +4,11 @@ python-telegram-bot's own webhook answers 200 and only then queues the update, s
 after the answer loses it. Here the answer comes after the commit: Telegram repeats any
 update that did not get a 2xx, and the inbox keeps each update_id once, so an update is
 never lost and never handled twice. The worker handles stored updates as in polling mode.
+
+Only a request with the secret token and a body that is an update (a JSON object with an integer
+`update_id`) is stored. Anything else is refused without a traceback: 403 without the secret
+(counted, and logged at most once a minute, so a scanner cannot flood the log), 400 for a body
+that is not an update, however deeply it nests.
 """
 
 from __future__ import annotations
@@ -12,7 +17,7 @@ import hmac
 import json
 import logging
 from collections.abc import Callable
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from aiohttp import web
 from sqlalchemy import Engine
@@ -22,6 +27,19 @@ from storage import repo
 
 log = logging.getLogger(__name__)
 SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+REFUSALS_LOGGED_EVERY = timedelta(minutes=1)
+
+
+def as_update(body: bytes) -> dict | None:
+    """The update a request body holds, or None: an object whose `update_id` is an integer (not a bool)."""
+    try:
+        update = json.loads(body)
+    except (ValueError, RecursionError):  # RecursionError: nesting deeper than json can read
+        return None
+    if not isinstance(update, dict):
+        return None
+    update_id = update.get("update_id")
+    return update if isinstance(update_id, int) and not isinstance(update_id, bool) else None
 
 
 class WebhookServer:
@@ -39,6 +57,8 @@ class WebhookServer:
         self._path, self._on_stored = path, on_stored
         self._runner: web.AppRunner | None = None
         self.port: int | None = None
+        self.refused = 0  # requests without the right secret, since start
+        self._refusals_logged: tuple[datetime, int] | None = None  # when, and the count then
 
     async def start(self, host: str, port: int) -> None:
         app = web.Application(client_max_size=4 * 1024 * 1024)
@@ -58,13 +78,10 @@ class WebhookServer:
     async def _receive(self, request: web.Request) -> web.Response:
         given = request.headers.get(SECRET_HEADER, "").encode()
         if not hmac.compare_digest(given, self._secret):
-            log.warning("webhook request without the right secret token; refused")
+            self._refuse()
             return web.Response(status=403)
-        try:
-            update = json.loads(await request.read())
-        except ValueError:
-            return web.Response(status=400)
-        if not isinstance(update, dict) or not isinstance(update.get("update_id"), int):
+        update = as_update(await request.read())
+        if update is None:
             return web.Response(status=400)
         try:
             repo.store_updates(self._engine, [update], self._clock(), track_offset=False)
@@ -78,3 +95,15 @@ class WebhookServer:
             return web.Response(status=503)
         self._on_stored()
         return web.Response(status=200)
+
+    def _refuse(self) -> None:
+        """Count a refused request; log the count at most once a minute."""
+        self.refused += 1
+        now = self._clock()
+        last = self._refusals_logged
+        if last is None or now - last[0] >= REFUSALS_LOGGED_EVERY:
+            since = self.refused - (last[1] if last else 0)
+            log.warning(
+                "refused %d webhook request(s) without the right secret token (%d since start)", since, self.refused
+            )
+            self._refusals_logged = (now, self.refused)

@@ -8,7 +8,7 @@ against the current state, so a stale or repeated one changes nothing.
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, time, timedelta
+from datetime import date, datetime, time, timedelta
 
 from dialogues import clock, programme
 from dialogues.model import (
@@ -37,6 +37,7 @@ ZONES = {
 DEFAULT_ZONE = {"nl": "Europe/Amsterdam", "en": "Europe/London"}
 CHECKIN_TIMES = ("18:00", "19:00", "20:00", "21:00")
 PAUSE_DAYS = ("1", "3", "7")
+SCORES = ("1", "2", "3", "4", "5")  # a check-in's score, as its buttons carry it
 LATE = timedelta(minutes=10)  # a check-in later than this was missed while the bot was down
 CHOICES = {
     "zone": tuple(z for zones in ZONES.values() for z in zones) + ("other",),
@@ -198,14 +199,29 @@ def progress(world: World) -> Outcome:
 def checkin_press(world: World, data: str, now: datetime) -> Outcome:
     """Check-in buttons name their day; they stay valid until that day's answer is given."""
     me, couple = known(world.me), world.couple
-    _, day_text, score = (data.split(":") + ["", ""])[:3]
-    mine = _checkin(couple, me.user_id, day_text)
-    if me.phase is not Phase.LINKED or mine is None or mine.score is not None or score not in "12345" or not score:
+    parsed = parse_checkin(data)
+    if me.phase is not Phase.LINKED or couple is None or parsed is None:
         return world, [Toast("press.stale")]
-    world = _replace_checkin(world, replace(mine, score=int(score)))
+    day_text, score = parsed
+    mine = _checkin(couple, me.user_id, day_text)
+    if mine is None or mine.score is not None:
+        return world, [Toast("press.stale")]
+    world = _replace_checkin(world, replace(mine, score=score))
     world = replace(world, me=replace(known(world.me), awaiting=f"word:{day_text}"))
     world, effects = _menu(world, "me", "checkin.word", {}, [Button("button.no_word", "?word:no_word")])
     return world, effects
+
+
+def parse_checkin(data: str) -> tuple[str, int] | None:
+    """`ci:<ISO date>:<1-5>`, exactly as the buttons carry it; anything else is forged or garbled."""
+    parts = data.split(":")
+    if len(parts) != 3 or parts[0] != "ci" or parts[2] not in SCORES:
+        return None
+    try:
+        day = date.fromisoformat(parts[1])
+    except ValueError:
+        return None
+    return (parts[1], int(parts[2])) if day.isoformat() == parts[1] else None
 
 
 def _word_done(world: World, awaiting: str | None, word: str, now: datetime) -> Outcome:
@@ -289,7 +305,7 @@ def _checkin_due(world: World, event: Due, now: datetime, paused: bool) -> Outco
         return world, [following]
     couple = replace(known(world.couple), checkins=(*known(world.couple).checkins, CheckIn(me.user_id, day)))
     world = replace(world, couple=couple)
-    buttons = tuple((Button(f"button.score_{n}", f"ci:{day.isoformat()}:{n}"),) for n in range(1, 6))
+    buttons = tuple((Button(f"button.score_{n}", f"ci:{day.isoformat()}:{n}"),) for n in SCORES)
     return world, [Say("self", "checkin.ask", {}, buttons), following]
 
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import datetime, timedelta
 
-from dialogues import crisis, daily, programme, therapist
+from dialogues import crisis, daily, flood, programme, therapist
 from dialogues.helplines import COUNTRIES, country_or_default
 from dialogues.model import (
     Button,
@@ -27,6 +27,7 @@ from dialogues.model import (
     Invite,
     LeaveChat,
     Located,
+    PassOnHeld,
     Person,
     Phase,
     Press,
@@ -40,6 +41,7 @@ from dialogues.model import (
     Toast,
     Unreachable,
     Unsupported,
+    Widen,
     World,
     known,
 )
@@ -69,9 +71,42 @@ Step = tuple[World, list[Effect]]
 
 
 def step(world: World, event: Event, now: datetime) -> Step:
+    quiet = flood.unanswered(world, event, now)  # a stranger's flood: answered once a minute, not each time
+    if quiet is not None:
+        return quiet, []
     after, effects = _step(world, event, now)
     after, effects = therapist.after_step(world, after, effects, now)  # pass on to a couple's therapist
-    return after, effects + daily.nudges_for(world, after, now)
+    after, effects = flood.paced(after, event, effects, now)
+    return after, audience(after, effects + daily.nudges_for(world, after, now))
+
+
+def audience(world: World, effects: list[Effect]) -> list[Effect]:
+    """Who may read a journal entry, decided here and only here: its writer (a Record is theirs
+    alone), and whoever a message passing its text on goes to (a Say naming the entry, or held
+    texts passed on). Storage only follows: it widens by the Widens and PassOnHeld.readers."""
+    widened: dict[str, list[int]] = {}
+    result: list[Effect] = []
+    for effect in effects:
+        if isinstance(effect, Say) and effect.entries:
+            for entry in effect.entries:
+                widened.setdefault(entry, []).extend(_readers(world, effect.to))
+        if isinstance(effect, PassOnHeld):
+            effect = replace(effect, readers=tuple(_readers(world, effect.to)))
+        result.append(effect)
+    return result + [Widen(entry, tuple(dict.fromkeys(ids))) for entry, ids in widened.items() if ids]
+
+
+def _readers(world: World, to: str) -> list[int]:
+    match to:
+        case "self":
+            people = [world.me]
+        case "partner":
+            people = [world.partner]
+        case "therapist":
+            people = [world.therapist]
+        case _:
+            people = list(world.members)
+    return [p.user_id for p in people if p is not None]
 
 
 def _step(world: World, event: Event, now: datetime) -> Step:
@@ -103,6 +138,8 @@ def _step(world: World, event: Event, now: datetime) -> Step:
             return _on_unsupported(world)
         case Due(kind="join"):
             return _join_wait_over(world, now)
+        case Due(kind="held"):
+            return programme.held_reminder(world)
         case Due():
             return daily.on_due(world, event, now)
         case Located() if known(world.me).awaiting == "zone":
@@ -456,11 +493,11 @@ def _on_command(world: World, event: Command, now: datetime) -> Step:
 def _on_text(world: World, event: Text, now: datetime) -> Step:
     me = known(world.me)
     if crisis.has_signals(event.text):
-        return _crisis(world, event.text)
+        return _crisis(world, event.text, event.nonce)
     if me.awaiting:
         return daily.on_awaited_text(world, event.text, now)
     if me.phase is Phase.LINKED:
-        return programme.on_text(world, event.text, now)
+        return programme.on_text(world, event.text, now, event.nonce)
     if me.phase is Phase.NEW:
         return world, [Say("self", "stranger")]
     world, effects = _resume(world, now)
@@ -470,9 +507,9 @@ def _on_text(world: World, event: Text, now: datetime) -> Step:
 def _on_edited(world: World, event: Edited) -> Step:
     me = known(world.me)
     if crisis.has_signals(event.text):
-        return _crisis(world, event.text)
+        return _crisis(world, event.text, event.nonce)
     if me.phase is Phase.LINKED and known(world.couple).run:
-        return programme.on_edit(world, event.text)
+        return programme.on_edit(world, event.text, event.nonce)
     if me.phase is Phase.LINKED:
         partner = known(world.partner).first_name
         return world, [
@@ -500,17 +537,17 @@ def _on_unsupported(world: World) -> Step:
 # Crisis signals, export and erasure ------------------------------------------------------
 
 
-def _crisis(world: World, text: str) -> Step:
-    """Help lines first. A linked writer's text is kept, and they decide whether it goes on."""
+def _crisis(world: World, text: str, entry: str) -> Step:
+    """Help lines first. A linked writer's text is kept, theirs alone, and they decide whether it goes on."""
     me = known(world.me)
     if me.phase is not Phase.LINKED:
         return world, [Say("self", "crisis.alone", _help(me))]
-    couple = replace(known(world.couple), unsent=(*known(world.couple).unsent, Held(me.user_id, text)))
+    couple = replace(known(world.couple), unsent=(*known(world.couple).unsent, Held(me.user_id, text, entry)))
     world = replace(world, couple=couple)
     world, effects = _ask(
         world, "self", "crisis", "crisis.linked", _help(me) | {"partner": known(world.partner).first_name}
     )
-    return world, [Record(me.user_id, text, couple.run.name if couple.run else None), *effects]
+    return world, [Record(me.user_id, text, couple.run.name if couple.run else None, entry), *effects]
 
 
 def _decide_unsent(world: World, choice: str, now: datetime) -> Step:
@@ -523,8 +560,8 @@ def _decide_unsent(world: World, choice: str, now: datetime) -> Step:
     world = replace(world, couple=couple)
     if choice == "keep_it":
         return world, [Say("self", "crisis.kept", {"partner": known(world.partner).first_name})]
-    world, effects = programme.on_text(world, held.text, now)
-    return world, [e for e in effects if not isinstance(e, Record)]  # already in the journal
+    # Its entry is in the journal already: a Record of it again only marks it held, if it is held now.
+    return programme.on_text(world, held.text, now, held.entry)
 
 
 def _erase(world: World, now: datetime) -> Step:
@@ -532,7 +569,7 @@ def _erase(world: World, now: datetime) -> Step:
     effects: list[Effect] = []
     if known(world.me).phase is Phase.LINKED:
         world, _ = _leave(world, now)
-        world = replace(world, couple=replace(known(world.couple), unsent=(), held=(), run=None))
+        world = replace(world, couple=replace(known(world.couple), unsent=(), held=(), choosing=(), run=None))
         effects.append(Say("partner", "delete.partner_told"))
     return world, [*effects, Erase(), Say("self", "delete.done")]
 

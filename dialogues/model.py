@@ -61,6 +61,8 @@ class Person:
     paused_until: datetime | None = None  # no check-ins or nudges until then
     awaiting: str | None = None  # what the next text is: "zone", "word" (for a check-in)
     nudged_on: date | None = None  # local date of the last nudge: at most one a day
+    flood_since: datetime | None = None  # when this minute of counting messages began (dialogues/flood.py)
+    flood_count: int = 0  # messages since then
 
 
 @dataclass(frozen=True)
@@ -79,16 +81,18 @@ class Invite:
 
 @dataclass(frozen=True)
 class Held:
-    """A text written out of turn: kept, and delivered when its writer's turn comes."""
+    """A text with crisis signals, kept until its writer chooses whether it goes on."""
 
     author_id: int
     text: str
+    entry: str = ""  # its journal entry (Record.entry)
 
 
 @dataclass(frozen=True)
 class Entry:
     author_id: int
     text: str
+    entry: str = ""  # the journal entry holding this text, if it is one (Record.entry)
 
 
 @dataclass(frozen=True)
@@ -100,6 +104,7 @@ class Run:
     starter_id: int
     round: int = 1
     text: str | None = None  # what this step is about: a draft, a mirror, an open question
+    entry: str = ""  # the journal entry `text` is, when a person wrote it
     answers: tuple[Entry, ...] = ()  # private answers, shown when both have answered
     choices: tuple[Entry, ...] = ()  # each partner's pick of a proposal
     paused: bool = False
@@ -112,6 +117,7 @@ class Promise:
 
     question: str
     due: datetime
+    entry: str = ""  # the question's journal entry
 
 
 @dataclass(frozen=True)
@@ -137,13 +143,17 @@ class Couple:
     started_at: datetime
     ended_at: datetime | None = None
     run: Run | None = None
-    held: tuple[Held, ...] = ()
+    # Writers with texts held out of turn in this exercise; the texts are journal rows (Record.held).
+    held: tuple[int, ...] = ()
+    # Writers asked what becomes of their held texts, after an exercise ended (or kept for tomorrow).
+    choosing: tuple[int, ...] = ()
     done: tuple[str, ...] = ()  # finished exercises, in order
     heavy_on: date | None = None  # the evening (local date) a heavy exercise last started
     questions_per_day: int = 3
     asked_on: date | None = None
     asked_today: int = 0
     saved_questions: tuple[str, ...] = ()  # asked beyond the day's limit: asked first next time
+    saved_entries: tuple[str, ...] = ()  # their journal entries, in the same order
     promises: tuple[Promise, ...] = ()
     trust_follow_up: datetime | None = None  # when to ask how giving trust went
     plan: str | None = None  # the activity they agreed on
@@ -295,6 +305,7 @@ class Say:
     key: str  # template key
     vars: Mapping[str, object] = field(default_factory=dict)
     buttons: tuple[tuple[Button, ...], ...] = ()
+    entries: tuple[str, ...] = ()  # the journal entries whose text this passes on: its reader may read them
 
 
 @dataclass(frozen=True)
@@ -311,11 +322,49 @@ class LeaveChat:
 
 @dataclass(frozen=True)
 class Record:
-    """Keep what someone wrote in the couple's journal (encrypted at rest)."""
+    """Keep what someone wrote in the couple's journal (encrypted at rest).
+
+    Its readers are its writer alone; they widen only by `Widen` (the engine passes the text on).
+    `entry` names it within the couple (from the event's nonce); `held` marks a text written out
+    of turn: "turn" until its writer's turn comes, "asked" once its writer is asked what becomes of it.
+    """
 
     author_id: int
     text: str
     exercise: str | None = None
+    entry: str = ""
+    held: str | None = None
+
+
+@dataclass(frozen=True)
+class Widen:
+    """The engine passed an entry's text on: these people may read it now (dialogues.engine.audience)."""
+
+    entry: str
+    readers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class PassOnHeld:
+    """Pass on, in order, every text `author_id` wrote that is held with this mark, each as one
+    `Say(to, key, vars | {"text": its text})`; its readers widen by `readers` (filled in by
+    dialogues.engine.audience), and it is held no more."""
+
+    author_id: int
+    held: str
+    to: Recipient
+    readers: tuple[int, ...]
+    key: str
+    vars: Mapping[str, object] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Settle:
+    """Change the mark of `author_id`'s held texts from `held` to `becomes` (None: not held, the writer's own)."""
+
+    author_id: int
+    held: str
+    becomes: str | None
 
 
 @dataclass(frozen=True)
@@ -397,4 +446,6 @@ class ShareHistory:
     couple: str  # the couple's name for the caption, e.g. "Anna & Ben"
 
 
-Effect = Say | Toast | LeaveChat | Record | Export | Erase | Schedule | Progress | ShareHistory
+Effect = (
+    Say | Toast | LeaveChat | Record | Widen | PassOnHeld | Settle | Export | Erase | Schedule | Progress | ShareHistory
+)

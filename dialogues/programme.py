@@ -15,14 +15,16 @@ from dialogues.model import (
     Effect,
     Entry,
     Finished,
-    Held,
+    PassOnHeld,
     Person,
+    Phase,
     Promise,
     Recipient,
     Record,
     Run,
     Say,
     Schedule,
+    Settle,
     Toast,
     World,
     known,
@@ -59,7 +61,9 @@ CHOICES = {
     "rounds": ("pause", "go_on"),
     "running": ("pause", "resume", "stop"),
     "limit": QUESTION_LIMITS,
+    "held": ("send_held", "keep_held", "drop_held"),
 }
+HELD_KEPT_FOR = timedelta(days=1)  # "keep for tomorrow": the writer is asked again then
 
 
 # Entry points, called by the engine for a linked person ---------------------------------
@@ -96,28 +100,34 @@ def menu(world: World, now: datetime) -> Outcome:
     )
 
 
-def on_text(world: World, text: str, now: datetime) -> Outcome:
+def on_text(world: World, text: str, now: datetime, entry: str = "") -> Outcome:
+    """A linked person's text; `entry` names its journal entry (the event's nonce)."""
     me, couple = known(world.me), known(world.couple)
-    record = Record(me.user_id, text, couple.run.name if couple.run else None)
+    record = Record(me.user_id, text, couple.run.name if couple.run else None, entry)
     if couple.run is None:
-        return world, [record, Say("partner", "partner.says", {"partner": me.first_name, "text": text})]
+        says = Say("partner", "partner.says", {"partner": me.first_name, "text": text}, entries=_entries(entry))
+        return world, [record, says]
     run = couple.run
     spec = EXERCISES[run.name].steps[run.step]
     if run.paused or spec.kind not in TEXT_KINDS or me.user_id not in _writers(world, run, spec):
-        return _hold(world, text, record)
-    world, effects = _write(world, run, spec, text, now)
-    return world, [record, *effects]
+        return _hold(world, record)
+    world, effects = _write(world, run, spec, record, now)
+    if not any(isinstance(e, Record) for e in effects):
+        effects = [record, *effects]
+    return world, effects
 
 
-def on_edit(world: World, text: str) -> Outcome:
+def on_edit(world: World, text: str, entry: str = "") -> Outcome:
     """An edit during an exercise is held like any text out of turn: the turns stay as they are."""
-    return _hold(world, text, Record(known(world.me).user_id, text, known(known(world.couple).run).name))
+    return _hold(world, Record(known(world.me).user_id, text, known(known(world.couple).run).name, entry))
 
 
 def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome:
     couple, run = known(world.couple), known(world.couple).run
     if question == "menu":
         return _choose_limit(world) if choice == "limit" else _begin(world, EXERCISES[choice], now)
+    if question == "held":
+        return _held_choice(world, choice, now)
     if question == "limit":
         couple = replace(couple, questions_per_day=int(choice))
         world = replace(world, couple=couple)
@@ -129,8 +139,10 @@ def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome
         return world, [_stale()]
     if choice == "pause":
         return pause(world)
-    if question == "running":
-        return _resume(world, now) if choice == "resume" else _stop(world)
+    if question == "running" and choice == "stop":
+        return _stop(world)
+    if question == "running":  # resume: offered only while paused
+        return _resume(world, now) if run.paused else (world, [_stale()])
     if run.paused:
         return world, [_stale()]
     spec = EXERCISES[run.name].steps[run.step]
@@ -224,19 +236,19 @@ def _finish(world: World, run: Run, now: datetime) -> Outcome:
         couple = replace(couple, trust_follow_up=at)
         follow_up = [Schedule("self", "trust", at), Schedule("partner", "trust", at)]
     world = _clear_partner_menu(replace(world, couple=couple, me=replace(known(world.me), asking=None)))
-    world, flushed = _flush_held(world, None)
     note = {"exercise": run.name}
-    return world, [*flushed, Say("self", "exercise.done", note), Say("partner", "exercise.done", note), *follow_up]
+    world, asked = _ask_about_held(world)
+    return world, [Say("self", "exercise.done", note), Say("partner", "exercise.done", note), *follow_up, *asked]
 
 
 def _stop(world: World) -> Outcome:
     run = known(known(world.couple).run)
     world = _clear_partner_menu(_with_run(world, None))
-    world, flushed = _flush_held(world, None)
+    world, asked = _ask_about_held(world)
     return world, [
-        *flushed,
         Say("self", "exercise.stopped", {"exercise": run.name, "partner": known(world.partner).first_name}),
         Say("partner", "exercise.partner_stopped", {"exercise": run.name, "partner": known(world.me).first_name}),
+        *asked,
     ]
 
 
@@ -251,9 +263,9 @@ def _resume(world: World, now: datetime) -> Outcome:
 # Writing in a turn ------------------------------------------------------------------------
 
 
-def _write(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outcome:
-    me = known(world.me)
-    quote = Say("partner", "partner.says", {"partner": me.first_name, "text": text})
+def _write(world: World, run: Run, spec: Spec, record: Record, now: datetime) -> Outcome:
+    me, text, entry = known(world.me), record.text, record.entry
+    quote = Say("partner", "partner.says", {"partner": me.first_name, "text": text}, entries=_entries(entry))
     match spec.kind:
         case "speak":
             world, effects = _ask(
@@ -264,7 +276,7 @@ def _write(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outc
             world, effects = _enter(world, run, spec.next, now)
             return world, [quote, *effects]
         case "write":
-            world = _with_run(world, replace(run, text=text))
+            world = _with_run(world, replace(run, text=text, entry=entry))
             coach = bool(EXCUSE_WORDS.search(text))
             return _ask(
                 world,
@@ -277,28 +289,38 @@ def _write(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outc
                 partner=known(world.partner).first_name,
             )
         case "mirror":
-            return _enter(world, replace(run, text=text), spec.next, now)
+            return _enter(world, replace(run, text=text, entry=entry), spec.next, now)
         case "answer":
             answer = Say(
-                "partner", "questions.answered", {"partner": me.first_name, "question": run.text, "text": text}
+                "partner",
+                "questions.answered",
+                {"partner": me.first_name, "question": run.text, "text": text},
+                entries=_entries(run.entry, entry),
             )
-            world, effects = _enter(world, replace(run, text=None), spec.next, now)
+            world, effects = _enter(world, replace(run, text=None, entry=""), spec.next, now)
             return world, [answer, *effects]
         case "ask":
-            return _ask_question(world, run, spec, text, now)
+            return _ask_question(world, run, spec, text, entry, now)
         case "both":
-            return _answer_privately(world, run, spec, text, now)
+            return _answer_privately(world, run, spec, record, now)
     raise AssertionError(spec.kind)
 
 
-def _ask_question(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outcome:
+def _ask_question(world: World, run: Run, spec: Spec, text: str, entry: str, now: datetime) -> Outcome:
     couple = _count_from_today(world, now)
     if couple.asked_today >= couple.questions_per_day:
-        couple = replace(couple, saved_questions=(*couple.saved_questions, text))
+        saved = _saved_entries(couple)
+        couple = replace(couple, saved_questions=(*couple.saved_questions, text), saved_entries=(*saved, entry))
         world = replace(world, couple=couple)
         return world, [Say("self", "questions.saved", {"limit": couple.questions_per_day})]
     world = replace(world, couple=replace(couple, asked_today=couple.asked_today + 1))
-    return _enter(world, replace(run, text=text), spec.next, now)
+    return _enter(world, replace(run, text=text, entry=entry), spec.next, now)
+
+
+def _saved_entries(couple: Couple) -> tuple[str, ...]:
+    """The saved questions' entries, one for each (questions saved before entries had names have none)."""
+    missing = len(couple.saved_questions) - len(couple.saved_entries)
+    return ("",) * missing + couple.saved_entries
 
 
 def _count_from_today(world: World, now: datetime) -> Couple:
@@ -315,31 +337,40 @@ def _reopen_questions(world: World, run: Run, now: datetime) -> tuple[World, Run
     due = next((p for p in couple.promises if p.due <= now), None)
     if due:
         couple = replace(couple, promises=tuple(p for p in couple.promises if p is not due))
-        return replace(world, couple=couple), run, replace(run, step=answer_step, text=due.question)
+        return replace(world, couple=couple), run, replace(run, step=answer_step, text=due.question, entry=due.entry)
     asker = _person(world, _turn_of(world, run, EXERCISES[run.name].steps[run.step]))
     today = _local_date(asker, now)
     counted = couple if couple.asked_on == today else replace(couple, asked_on=today, asked_today=0)
     if couple.saved_questions and counted.asked_today < counted.questions_per_day:
         first, *rest = couple.saved_questions
-        couple = replace(counted, saved_questions=tuple(rest), asked_today=counted.asked_today + 1)
-        return replace(world, couple=couple), run, replace(run, step=answer_step, text=first)
+        entry, *entries = _saved_entries(couple)
+        couple = replace(
+            counted, saved_questions=tuple(rest), saved_entries=tuple(entries), asked_today=counted.asked_today + 1
+        )
+        return replace(world, couple=couple), run, replace(run, step=answer_step, text=first, entry=entry)
     return world, run, None
 
 
-def _answer_privately(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outcome:
-    me = known(world.me)
+def _answer_privately(world: World, run: Run, spec: Spec, record: Record, now: datetime) -> Outcome:
+    me, text = known(world.me), record.text
     if any(a.author_id == me.user_id for a in run.answers):
-        return _hold(world, text, None)
-    run = replace(run, answers=(*run.answers, Entry(me.user_id, text)))
+        return _hold(world, record)
+    run = replace(run, answers=(*run.answers, Entry(me.user_id, text, record.entry)))
     if len(run.answers) < 2:
         world = _with_run(world, run)
         return world, [Say("self", "exercise.answer_kept", {"partner": known(world.partner).first_name})]
     mine = text
-    theirs = next(a.text for a in run.answers if a.author_id != me.user_id)
+    theirs = next(a for a in run.answers if a.author_id != me.user_id)
     reveal = f"ex.{run.name}.{run.step}.reveal"
+    both = _entries(*(a.entry for a in run.answers))
     effects = [
-        Say("self", reveal, {"partner": known(world.partner).first_name, "mine": mine, "theirs": theirs}),
-        Say("partner", reveal, {"partner": me.first_name, "mine": theirs, "theirs": mine}),
+        Say(
+            "self",
+            reveal,
+            {"partner": known(world.partner).first_name, "mine": mine, "theirs": theirs.text},
+            entries=both,
+        ),
+        Say("partner", reveal, {"partner": me.first_name, "mine": theirs.text, "theirs": mine}, entries=both),
     ]
     proposals = tuple(sorted(run.answers, key=lambda a: a.author_id != run.starter_id))  # the starter's first
     world, more = _enter(world, replace(run, text=None, answers=proposals), spec.next, now)
@@ -353,7 +384,7 @@ def _send_draft(world: World, run: Run, spec: Spec, now: datetime) -> Outcome:
 
 
 def _rewrite(world: World, run: Run) -> Outcome:
-    world = _with_run(world, replace(run, text=None))
+    world = _with_run(world, replace(run, text=None, entry=""))  # the withdrawn draft stays its writer's
     return _ask(world, "me", "turn", TURN_BUTTONS["write"], f"ex.{run.name}.rewrite")
 
 
@@ -382,7 +413,7 @@ def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime)
         case "later":
             couple = replace(
                 known(world.couple),
-                promises=(*known(world.couple).promises, Promise(known(run.text), now + timedelta(days=1))),
+                promises=(*known(world.couple).promises, Promise(known(run.text), now + timedelta(days=1), run.entry)),
             )
             world = replace(world, couple=couple)
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
@@ -409,49 +440,86 @@ def _pick(world: World, run: Run, spec: Spec, index: int, now: datetime) -> Outc
         world, mine = _prompted(world, replace(run, choices=()))
         return world, [Say("self", "ex.plan.agree.differ", {}), Say("partner", "ex.plan.agree.differ", {}), *mine]
     plan = run.answers[index].text
+    chosen = _entries(run.answers[index].entry)
     world = replace(world, couple=replace(known(world.couple), plan=plan))
     world, effects = _enter(world, run, spec.next, now)
     return world, [
-        Say("self", "ex.plan.agree.done", {"plan": plan}),
-        Say("partner", "ex.plan.agree.done", {"plan": plan}),
+        Say("self", "ex.plan.agree.done", {"plan": plan}, entries=chosen),
+        Say("partner", "ex.plan.agree.done", {"plan": plan}, entries=chosen),
         *effects,
     ]
 
 
 # Held messages ------------------------------------------------------------------------
+# A text written out of turn is a journal row of its writer's (Record.held); the couple's state
+# only names who has some. It is passed on at its writer's next turn in the exercise; when the
+# exercise ends first, its writer chooses: send it now, keep it for tomorrow, or not send it.
 
 
-def _hold(world: World, text: str, record: Record | None) -> Outcome:
-    couple = known(world.couple)
-    couple = replace(couple, held=(*couple.held, Held(known(world.me).user_id, text)))
-    world = replace(world, couple=couple)
+def _hold(world: World, record: Record) -> Outcome:
+    couple, me = known(world.couple), known(world.me)
+    if me.user_id not in couple.held:
+        world = replace(world, couple=replace(couple, held=(*couple.held, me.user_id)))
     run = known(couple.run)
     turn = _name_of(world, _turn_of(world, run, EXERCISES[run.name].steps[run.step]))
-    note = Say(
-        "self", "exercise.held", {"turn": turn, "paused": run.paused, "mine": turn == known(world.me).first_name}
-    )
-    return world, [e for e in (record, note) if e]
+    note = Say("self", "exercise.held", {"turn": turn, "paused": run.paused, "mine": turn == me.first_name})
+    return world, [replace(record, held="turn"), note]
 
 
-def _flush_held(world: World, author_id: int | None) -> Outcome:
-    """Deliver what `author_id` (or everyone, with None) wrote out of turn, now that it may be heard."""
+def _pass_on(world: World, author_id: int, held: str) -> Effect:
+    me, partner = known(world.me), known(world.partner)
+    reader = partner if author_id == me.user_id else me
+    to = _side(world, reader.user_id)
+    return PassOnHeld(author_id, held, to, (), "exercise.held_delivered", {"partner": _name_of(world, author_id)})
+
+
+def _flush_held(world: World, author_id: int) -> Outcome:
+    """Pass on what `author_id` wrote out of turn, now that their turn has come."""
     couple = known(world.couple)
-    due = [h for h in couple.held if author_id is None or h.author_id == author_id]
-    if not due:
+    if author_id not in couple.held:
         return world, []
-    world = replace(world, couple=replace(couple, held=tuple(h for h in couple.held if h not in due)))
-    effects: list[Effect] = [
-        Say(
-            _side(
-                world,
-                known(world.partner).user_id if h.author_id == known(world.me).user_id else known(world.me).user_id,
-            ),
-            "exercise.held_delivered",
-            {"partner": _name_of(world, h.author_id), "text": h.text},
-        )
-        for h in due
-    ]
+    world = replace(world, couple=replace(couple, held=tuple(a for a in couple.held if a != author_id)))
+    return world, [_pass_on(world, author_id, "turn")]
+
+
+def _ask_about_held(world: World) -> Outcome:
+    """The exercise ended: each writer of held texts is asked, privately, what becomes of them."""
+    couple = known(world.couple)
+    writers = [a for a in couple.held if a in (known(world.me).user_id, known(world.partner).user_id)]
+    choosing = (*(a for a in couple.choosing if a not in writers), *writers)
+    world = replace(world, couple=replace(couple, held=(), choosing=choosing))
+    effects: list[Effect] = []
+    for author_id in writers:
+        effects.append(Settle(author_id, "turn", "asked"))
+        world, asked = _ask_held(world, author_id, "held.choose")
+        effects += asked
     return world, effects
+
+
+def _ask_held(world: World, author_id: int, key: str) -> Outcome:
+    slot = "me" if author_id == known(world.me).user_id else "partner"
+    return _ask(world, slot, "held", CHOICES["held"], key, partner=_other_name(world, author_id))
+
+
+def _held_choice(world: World, choice: str, now: datetime) -> Outcome:
+    me, couple = known(world.me), known(world.couple)
+    if me.user_id not in couple.choosing:
+        return world, [_stale()]
+    partner = known(world.partner).first_name
+    if choice == "keep_held":
+        return world, [Say("self", "held.kept", {"partner": partner}), Schedule("self", "held", now + HELD_KEPT_FOR)]
+    world = replace(world, couple=replace(couple, choosing=tuple(a for a in couple.choosing if a != me.user_id)))
+    if choice == "send_held":
+        return world, [_pass_on(world, me.user_id, "asked"), Say("self", "held.sent", {"partner": partner})]
+    return world, [Settle(me.user_id, "asked", None), Say("self", "held.not_sent", {"partner": partner})]
+
+
+def held_reminder(world: World) -> Outcome:
+    """The day after "keep for tomorrow": the writer is asked again (nothing, if that no longer applies)."""
+    me, couple = known(world.me), world.couple
+    if me.phase is not Phase.LINKED or couple is None or me.user_id not in couple.choosing:
+        return world, []
+    return _ask_held(world, me.user_id, "held.reminder")
 
 
 # Prompts -----------------------------------------------------------------------------
@@ -481,6 +549,8 @@ def _prompt(world: World, run: Run) -> list[Effect]:
                 key,
                 vars | {"partner": _other_name(world, person.user_id)},
                 _buttons(TURN_BUTTONS[spec.kind], "turn"),
+                # A choose step shows the proposals, revealed already; a both step's answers stay private.
+                entries=_entries(*(a.entry for a in run.answers)) if spec.kind == "choose" else (),
             )
             for person in (known(world.me), known(world.partner))
         ]
@@ -491,6 +561,7 @@ def _prompt(world: World, run: Run) -> list[Effect]:
             key,
             vars | {"partner": _name_of(world, other_id)},
             _buttons(TURN_BUTTONS[spec.kind], "turn"),
+            entries=_entries(run.entry) if run.text else (),
         ),
         Say(
             _side(world, other_id),
@@ -594,3 +665,8 @@ def _local_date(person: Person, now: datetime) -> date:
 
 def _stale() -> Effect:
     return Toast("press.stale")
+
+
+def _entries(*entries: str) -> tuple[str, ...]:
+    """The named journal entries a Say passes on (texts from events without a nonce have no name)."""
+    return tuple(e for e in entries if e)

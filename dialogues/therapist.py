@@ -154,7 +154,7 @@ def on_event(world: World, event: Event, now: datetime) -> Outcome:
             case Start():
                 return _refused(world, "partner_link") if event.payload else resume(world)
             case Text():
-                return _therapist_text(world, event.text, now)
+                return _therapist_text(world, event.text, now, event.nonce)
             case Command():
                 return _therapist_command(world, event.name)
             case Press():
@@ -223,7 +223,7 @@ def _relays(before: World, after: World, effects: list[Effect]) -> list[Effect]:
             or (relay.in_exercise and old is None)
         ):
             continue
-        relayed.append(Say("therapist", relay.key, {**base, **effect.vars}))
+        relayed.append(Say("therapist", relay.key, {**base, **effect.vars}, entries=effect.entries))
     return relayed
 
 
@@ -575,15 +575,20 @@ def _ask_consent(world: World, now: datetime) -> Outcome:
 # The therapist's side -----------------------------------------------------------------------
 
 
-def _therapist_text(world: World, text: str, now: datetime) -> Outcome:
+def _therapist_text(world: World, text: str, now: datetime, entry: str = "") -> Outcome:
     if _in_intake(world):
         return _intake_text(world, text, now)
     if not _talking(world):
         return _choose(world)
     me, care = known(world.me), known(world.care)
     return world, [
-        Record(me.user_id, text),
-        Say("couple", "consent.from_therapist", {"therapist": care.name, "text": text}),
+        Record(me.user_id, text, entry=entry),
+        Say(
+            "couple",
+            "consent.from_therapist",
+            {"therapist": care.name, "text": text},
+            entries=(entry,) if entry else (),
+        ),
         Say("self", "therapist.sent", {"couple": _couple_label(world)}),
     ]
 

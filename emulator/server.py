@@ -12,6 +12,7 @@ as Telegram does. `emu.faults` makes calls fail on purpose (see emulator/faults.
 from __future__ import annotations
 
 import asyncio
+import collections
 import datetime as dt
 import itertools
 import json
@@ -53,17 +54,16 @@ _CONFLICT = "Conflict: terminated by other getUpdates request; make sure that on
 
 @dataclass
 class Limits:
-    """Telegram's flood limits as token buckets on real monotonic time.
+    """Telegram's flood limits, on real monotonic time (the defaults are Telegram's).
 
-    A bucket holds up to `burst` tokens and refills at its rate; each message-posting call takes one
-    token from the global bucket and one from the chat's. So one chat tolerates a burst of
-    `chat_burst` messages at once and then about `chat_per_second`; groups refill at no more than
-    `group_per_minute` / 60 a second (Telegram's "20 messages a minute to one group"). A call
-    refused with 429 takes no token.
+    At most `global_per_second` message-posting calls in any one second over all chats (a sliding
+    window: Telegram's "no more than 30 messages per second"). Each chat is a token bucket that
+    holds up to `chat_burst` tokens and refills at `chat_per_second`: a burst of `chat_burst`
+    messages at once, then about one a second; groups refill at no more than `group_per_minute` / 60
+    a second (Telegram's "20 messages a minute to one group"). A call refused with 429 takes nothing.
     """
 
     global_per_second: float = 30.0
-    global_burst: int = 30
     chat_per_second: float = 1.0
     chat_burst: int = 20
     group_per_minute: float = 20.0
@@ -109,6 +109,32 @@ class _Bucket:
         return 0.0 if self.tokens >= 1 else (1 - self.tokens) / self.rate
 
 
+class _Window:
+    """At most `most` events in any one second."""
+
+    def __init__(self, most: float) -> None:
+        self.most = max(1, int(most))
+        self.moments: collections.deque[float] = collections.deque()
+
+    def wait(self) -> float:
+        now = time.monotonic()
+        while self.moments and self.moments[0] <= now - 1.0:
+            self.moments.popleft()
+        return 0.0 if len(self.moments) < self.most else self.moments[-self.most] + 1.0 - now
+
+
+@dataclass(frozen=True)
+class RawUpdate:
+    """An update exactly as given, however malformed (what a broken client or Telegram itself may send)."""
+
+    update_id: int
+    fields: dict
+    effective_chat = None
+
+    def to_dict(self) -> dict:
+        return {"update_id": self.update_id, **self.fields}
+
+
 @dataclass(frozen=True)
 class Upload:
     """A file sent as multipart/form-data."""
@@ -135,7 +161,7 @@ class BotApiEmulator:
         self.token = token
         self.privacy_mode = privacy_mode
         self.bot_user = telegram.User(int(token.split(":")[0]), bot_first_name, True, username=bot_username)
-        self._global_bucket: _Bucket | None = None
+        self._global_window: _Window | None = None
         self._chat_buckets: dict[int, _Bucket] = {}
         self.limits = limits or Limits()
         self.url = self.base_url = ""
@@ -143,6 +169,7 @@ class BotApiEmulator:
         self.written: list[str] = []  # every text people typed, in order
         self.too_many = 0  # how often a call was refused with 429
         self.calls: list[tuple[str, dict]] = []
+        self.sent: list[tuple[float, str, Any]] = []  # (monotonic moment, method, chat_id) of every call accepted
         self.callback_answers: list[dict] = []
         self.commands: dict[str, list[tuple[str, str]]] = {}
         self.left_chats: set[int] = set()
@@ -185,7 +212,7 @@ class BotApiEmulator:
     @limits.setter
     def limits(self, limits: Limits) -> None:
         self._limits = limits  # new limits start with full buckets
-        self._global_bucket = None
+        self._global_window = None
         self._chat_buckets.clear()
 
     # ---- lifecycle -------------------------------------------------------------------------
@@ -270,6 +297,18 @@ class BotApiEmulator:
             self._again.append(update)
             self._wake("update")
         return update
+
+    def queue_raw(self, fields: dict) -> int:
+        """Queue an update made of `fields` as they are (say `{"message": {}}`), for polling or the
+        webhook like any other; returns its update_id."""
+        update = RawUpdate(self._next_update_id, fields)
+        self._next_update_id += 1
+        self._updates.append(update)
+        self.update_log.append(update)
+        self._drained.clear()
+        self._wake("update")
+        self._kick_webhook()
+        return update.update_id
 
     def _enqueue(self, kind: str, obj: Any) -> None:
         if kind not in self._allowed:
@@ -396,6 +435,8 @@ class BotApiEmulator:
             elif strike is not None:
                 raise ApiError(strike.status, strike.description, strike.parameters)
             result = await method(params)
+            if name != "getUpdates":
+                self.sent.append((time.monotonic(), name, params.get("chat_id")))
         except ApiError as error:
             self.errors.append((name, error.code))
             return _reply(error.body(), error.code)
@@ -493,20 +534,20 @@ class BotApiEmulator:
         limits = self.limits
         if not limits.enabled:
             return
-        if self._global_bucket is None:
-            self._global_bucket = _Bucket(limits.global_per_second, limits.global_burst)
+        if self._global_window is None:
+            self._global_window = _Window(limits.global_per_second)
         bucket = self._chat_buckets.get(chat.chat.id)
         if bucket is None:
             rate = limits.chat_per_second
             if chat.chat.type in ("group", "supergroup"):
                 rate = min(rate, limits.group_per_minute / 60)
             bucket = self._chat_buckets[chat.chat.id] = _Bucket(rate, limits.chat_burst)
-        wait = max(self._global_bucket.wait(), bucket.wait())
+        wait = max(self._global_window.wait(), bucket.wait())
         if wait > 0:
             retry = max(1, math.ceil(wait))
             self.too_many += 1
             raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
-        self._global_bucket.tokens -= 1
+        self._global_window.moments.append(time.monotonic())
         bucket.tokens -= 1
 
     def _formatted(self, p: dict, key: str) -> tuple[str, list[dict], str | None]:

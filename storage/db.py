@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -17,7 +18,7 @@ def make_engine(url: str) -> Engine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         if parsed.database and parsed.database != ":memory:":
-            Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
+            _private_file(Path(parsed.database))
         engine = create_engine(url, hide_parameters=True, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
@@ -27,8 +28,26 @@ def make_engine(url: str) -> Engine:
     return create_engine(parsed, hide_parameters=True, pool_pre_ping=True)
 
 
+def _private_file(database: Path) -> None:
+    """The folder we make for the database is the owner's alone (0700), the database file too (0600);
+    SQLite gives its -wal and -shm files the database's mode."""
+    if not database.parent.exists():
+        database.parent.mkdir(mode=0o700, parents=True)
+    os.close(os.open(database, os.O_CREAT | os.O_WRONLY, 0o600))
+    os.chmod(database, 0o600)
+
+
+def checkpoint(engine: Engine) -> None:
+    """After an erasure: SQLite moves the write-ahead log into the database (where secure_delete has
+    overwritten what was deleted) and empties it, so no erased row lingers in the -wal file."""
+    if engine.dialect.name == "sqlite":
+        with engine.connect() as connection:
+            connection.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
 def _sqlite_pragmas(connection, _record) -> None:
     cursor = connection.cursor()
+    cursor.execute("PRAGMA secure_delete=ON")  # deleted rows are overwritten with zeros, not left in free pages
     cursor.execute("PRAGMA journal_mode=WAL")  # readers don't block the writer
     cursor.execute("PRAGMA synchronous=NORMAL")  # durable across process crashes in WAL mode
     cursor.execute("PRAGMA busy_timeout=30000")

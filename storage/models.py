@@ -1,4 +1,5 @@
-"""The tables. Telegram ids need 64 bits; every text a person wrote is a SecretText."""
+"""The tables. Telegram ids need 64 bits; every text a person wrote is a SecretText, and so is every fact
+that tells who damaged the trust or who said they are not safe. Link tokens are stored as keyed hashes."""
 
 from __future__ import annotations
 
@@ -20,12 +21,14 @@ class PersonRow(SQLModel, table=True):
     user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False))
     first_name: str
     language: str = Field(max_length=8)
-    phase: str = Field(max_length=32)
-    role: str | None = Field(default=None, max_length=16)
+    # Encrypted: the phase can say "not safe" (a disclosure of violence or fear), the role who damaged
+    # the trust, `asking` the question a menu asks ("rescreen"), the token a live link.
+    phase: str = Field(sa_column=Column(SecretText, nullable=False))
+    role: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
     couple_id: str | None = Field(default=None, max_length=64, index=True)
-    invite_token: str | None = Field(default=None, max_length=64)
+    invite_token: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
     menu: int = 0
-    asking: str | None = Field(default=None, max_length=32)
+    asking: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
     time_zone: str = Field(default="Europe/Amsterdam", max_length=64)
     country: str | None = Field(default=None, max_length=8)
     screened: int = 0
@@ -33,8 +36,11 @@ class PersonRow(SQLModel, table=True):
     paused_until: datetime | None = Field(default=None, sa_column=_when())
     awaiting: str | None = Field(default=None, max_length=32)
     nudged_on: date | None = None
+    flood_since: datetime | None = Field(default=None, sa_column=_when())
+    flood_count: int = 0
     reachable: bool = True  # false after Telegram said the person blocked the bot
     created_at: datetime = Field(sa_column=_when(nullable=False))
+    active_on: date = Field(default_factory=date.today)  # the last day they wrote or pressed: for retention
 
 
 class CoupleRow(SQLModel, table=True):
@@ -50,9 +56,11 @@ class CoupleRow(SQLModel, table=True):
 
 
 class EntryRow(SQLModel, table=True):
-    """The couple's journal: every text a partner wrote to the other, in order."""
+    """The couple's journal: every text a partner (or their therapist) wrote, in order. Who may
+    read each is in `entry_readers`, as the engine decided (dialogues.engine.audience)."""
 
     __tablename__ = "entries"
+    __table_args__ = (Index("ix_entries_entry", "couple_id", "entry"),)
 
     id: int | None = Field(default=None, primary_key=True)
     couple_id: str = Field(max_length=64, index=True)
@@ -60,6 +68,17 @@ class EntryRow(SQLModel, table=True):
     exercise: str | None = Field(default=None, max_length=32)
     text: str = Field(sa_column=Column(SecretText, nullable=False))
     created_at: datetime = Field(sa_column=_when(nullable=False))
+    entry: str = Field(default="", max_length=64)  # its name for the engine (Record.entry)
+    held: str | None = Field(default=None, max_length=8)  # written out of turn: "turn" or "asked" (Record.held)
+
+
+class ReaderRow(SQLModel, table=True):
+    """Who may read a journal entry: its writer, and whoever the engine passed its text on to."""
+
+    __tablename__ = "entry_readers"
+
+    entry_id: int = Field(primary_key=True)  # entries.id; deleted with its entry (storage.privacy)
+    user_id: int = Field(sa_column=Column(BigInteger, primary_key=True, autoincrement=False, index=True))
 
 
 class CareRow(SQLModel, table=True):
@@ -68,7 +87,8 @@ class CareRow(SQLModel, table=True):
     __tablename__ = "cares"
 
     id: str = Field(primary_key=True, max_length=16)
-    token: str = Field(max_length=64, unique=True)
+    token: str = Field(max_length=64, unique=True)  # the link's keyed hash (storage.secret.link_hash)
+    link: str = Field(sa_column=Column(SecretText, nullable=False))  # the link's token, to show it again
     couple_id: str = Field(max_length=64, index=True)
     requested_by: int = Field(sa_column=Column(BigInteger, nullable=False))
     created_at: datetime = Field(sa_column=_when(nullable=False))
@@ -92,9 +112,9 @@ class CareRow(SQLModel, table=True):
 class InviteRow(SQLModel, table=True):
     __tablename__ = "invites"
 
-    token: str = Field(primary_key=True, max_length=64)
+    token: str = Field(primary_key=True, max_length=64)  # the link's keyed hash (storage.secret.link_hash)
     inviter_id: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))
-    inviter_role: str = Field(max_length=16)
+    inviter_role: str = Field(sa_column=Column(SecretText, nullable=False))
     created_at: datetime = Field(sa_column=_when(nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=_when())
     # Who pressed "join" and waits for the inviter's yes, and their Telegram account as the inviter sees it.
@@ -117,6 +137,9 @@ class InboxRow(SQLModel, table=True):
     received_at: datetime = Field(sa_column=_when(nullable=False))
     processed_at: datetime | None = Field(default=None, sa_column=_when())
     attempts: int = 0
+    # Why its last attempt failed, as a short kind ("unparseable", "failed: KeyError"), never content;
+    # an update set aside after too many failures keeps it.
+    failure: str | None = Field(default=None, max_length=64)
 
 
 DUE = "held = false"  # written as storage.repo's query says it, so the database sees it implies this

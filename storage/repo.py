@@ -28,8 +28,19 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import Session, SQLModel, col
 
 from dialogues.model import Care, CareStatus, Couple, Followed, Invite, Person, Phase, Record, Role, World
-from storage import codec
-from storage.models import CareRow, CoupleRow, EntryRow, InboxRow, InviteRow, MetaRow, OutboxRow, PersonRow, ScheduleRow
+from storage import codec, secret
+from storage.models import (
+    CareRow,
+    CoupleRow,
+    EntryRow,
+    InboxRow,
+    InviteRow,
+    MetaRow,
+    OutboxRow,
+    PersonRow,
+    ReaderRow,
+    ScheduleRow,
+)
 
 OFFSET_KEY = "polling_offset"
 
@@ -94,7 +105,7 @@ def _insert_ignoring_duplicates(engine: Engine, model):
 
 
 def pending_updates(session: Session, limit: int = 100) -> list[dict]:
-    """Stored updates not yet handled, oldest first."""
+    """Stored updates not yet handled, oldest first (to look at; the worker takes `next_updates`)."""
     query = (
         select(col(InboxRow.payload))
         .where(col(InboxRow.processed_at).is_(None))
@@ -104,6 +115,21 @@ def pending_updates(session: Session, limit: int = 100) -> list[dict]:
     return [json.loads(payload) for payload in session.scalars(query) if payload is not None]
 
 
+@dataclass(frozen=True)
+class Pending:
+    update_id: int
+    user_id: int | None
+    payload: str  # the update as stored (JSON): parsing it is the worker's, and may fail
+
+
+def next_updates(session: Session, limit: int = 500) -> list[Pending]:
+    """The oldest pending update of each sender, oldest first: one turn each, however many one
+    person has waiting (their next becomes theirs once this one is done). An update without a
+    sender stands alone."""
+    rows = session.connection().execute(_NEXT_UPDATES, {"limit": limit})
+    return [Pending(row.update_id, row.user_id, row.payload) for row in rows]
+
+
 def claim_update(session: Session, update_id: int, now: datetime) -> bool:
     """Take an unprocessed update for this transaction and mark it done, in one statement: what it
     said and who sent it are forgotten, its id is kept against repeats. False if it was done already,
@@ -111,15 +137,29 @@ def claim_update(session: Session, update_id: int, now: datetime) -> bool:
     return session.connection().execute(_CLAIM_UPDATE, {"claimed": update_id, "now": now}).rowcount > 0
 
 
-def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int) -> int:
-    """Count a failed attempt; after too many the update is set aside (kept, not processed)."""
+def record_failure(engine: Engine, update_id: int, now: datetime, give_up_after: int, kind: str) -> int:
+    """Count a failed attempt and its kind (never content); after too many the update is set aside
+    (kept, not processed). Returns the attempts so far (0: the update was done meanwhile)."""
     with Session(engine) as session:
-        row = session.get_one(InboxRow, update_id)
+        row = session.get(InboxRow, update_id)
+        if row is None or row.processed_at is not None:
+            return 0
         row.attempts += 1
+        row.failure = kind[:64]
         if row.attempts >= give_up_after:
             row.processed_at = now
         session.commit()
         return row.attempts
+
+
+def set_aside(session: Session) -> list[tuple[int, str | None]]:
+    """Updates given up on after failing: (update_id, why), oldest first."""
+    query = (
+        select(col(InboxRow.update_id), col(InboxRow.failure))
+        .where(col(InboxRow.processed_at).is_not(None), col(InboxRow.payload).is_not(None))
+        .order_by(col(InboxRow.update_id))
+    )
+    return [(row.update_id, row.failure) for row in session.execute(query)]
 
 
 # The world an event sees -------------------------------------------------------------
@@ -140,10 +180,12 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
     invite = None
     if couple is None:
         token = opened_token or (pointer.invite_token if pointer else None)
-        invite_row = db.execute(_INVITE, {"token": token}).first() if token else None
-        invite = _invite(invite_row) if invite_row else None
-        if invite:
-            _loaded(session)[("invites", invite.token)] = _invite_values(invite)
+        invite_row = db.execute(_INVITE, {"tokens": secret.link_hashes(token)}).first() if token else None
+        if token and invite_row:
+            invite = _invite(invite_row, token)
+            loaded = _loaded(session)
+            loaded[("invites", invite_row.token)] = _invite_values(invite, invite_row.token)
+            loaded[("invite_hash", invite.token)] = invite_row.token  # as stored: under the first key, or an older one
     other = None
     if couple:
         other = couple.member_ids[1] if couple.member_ids[0] == user_id else couple.member_ids[0]
@@ -195,6 +237,7 @@ def _load_people(session: Session, ids: set) -> dict[int, Person]:
         person = people[row.user_id] = _person(row)
         loaded[("people", row.user_id)] = _person_values(person)
         loaded[("reachable", row.user_id)] = row.reachable
+        loaded[("active", row.user_id)] = row.active_on
     return people
 
 
@@ -210,7 +253,13 @@ def _load_care(session: Session, statement, params: dict) -> Care | None:
 def save_world(session: Session, world: World, now: datetime) -> None:
     for person in (world.me, world.partner, world.therapist, *world.members):
         if person:
-            _write(session, _people, "user_id", _person_values(person), {"created_at": now, "reachable": True})
+            _write(
+                session,
+                _people,
+                "user_id",
+                _person_values(person),
+                {"created_at": now, "reachable": True, "active_on": now.date()},
+            )
     if world.care:
         _write(session, _cares, "id", _care_values(world.care))
     if world.couple:
@@ -223,9 +272,20 @@ def save_world(session: Session, world: World, now: datetime) -> None:
             values,
             {"member_a": c.member_ids[0], "member_b": c.member_ids[1], "started_at": c.started_at},
         )
-    for invite in (world.voided, world.invite):
+    for invite in (world.voided, world.invite):  # a link the inviter refused, beside their fresh one
         if invite:
-            _write(session, _invites, "token", _invite_values(invite))
+            stored = _loaded(session).get(("invite_hash", invite.token)) or secret.link_hash(invite.token)
+            _write(session, _invites, "token", _invite_values(invite, stored))
+
+
+def mark_active(session: Session, user_id: int, now: datetime) -> None:
+    """The person wrote or pressed today: retention counts from their last active day. One statement a
+    day at most (a person loaded in this transaction has their day known)."""
+    loaded = _loaded(session)
+    if loaded.get(("active", user_id)) == now.date():
+        return
+    session.connection().execute(_MARK_ACTIVE, {"person": user_id, "today": now.date()})
+    loaded[("active", user_id)] = now.date()
 
 
 def _write(session: Session, table, key: str, values: dict, on_insert: dict | None = None) -> None:
@@ -262,7 +322,7 @@ def _therapist_world(session: Session, user_id: int, opened_token: str | None, p
     if token:
         found = session.execute(
             select(col(CareRow.id), col(CareRow.couple_id)).where(
-                col(CareRow.token) == token.removeprefix(THERAPIST_LINK)
+                col(CareRow.token).in_(secret.link_hashes(token.removeprefix(THERAPIST_LINK)))
             )
         ).first()
     elif pointer and pointer.couple_id:
@@ -323,7 +383,7 @@ def _followed(session: Session, therapist_id: int) -> tuple[Followed, ...]:
 def _care(row: CareRow | Row) -> Care:
     return Care(
         id=row.id,
-        token=row.token,
+        token=row.link,
         couple_id=row.couple_id,
         requested_by=row.requested_by,
         created_at=_utc(row.created_at),
@@ -346,7 +406,8 @@ def _care(row: CareRow | Row) -> Care:
 def _care_values(c: Care) -> dict:
     return {
         "id": c.id,
-        "token": c.token,
+        "token": secret.link_hash(c.token),
+        "link": c.token,
         "couple_id": c.couple_id,
         "requested_by": c.requested_by,
         "created_at": c.created_at,
@@ -366,14 +427,17 @@ def _care_values(c: Care) -> dict:
     }
 
 
-def history(session: Session, couple_id: str, until: datetime) -> list[EntryRow]:
-    """The couple's journal before `until` (when their therapist joined), oldest first."""
-    query = (
-        select(EntryRow)
-        .where(col(EntryRow.couple_id) == couple_id, col(EntryRow.created_at) < until)
-        .order_by(col(EntryRow.id))
-    )
-    return list(session.scalars(query))
+def history(session: Session, couple_id: str, until: datetime, partners: tuple[int, ...]) -> list[EntryRow]:
+    """What reached both partners before `until` (when their therapist joined), oldest first."""
+    query = select(EntryRow).where(col(EntryRow.couple_id) == couple_id, col(EntryRow.created_at) < until)
+    for partner in partners:
+        query = query.where(readable_by(partner))
+    return list(session.scalars(query.order_by(col(EntryRow.id))))
+
+
+def readable_by(user_id: int):
+    """The journal entries this person may read, as the engine decided: a condition on EntryRow."""
+    return exists().where(col(ReaderRow.entry_id) == col(EntryRow.id), col(ReaderRow.user_id) == user_id)
 
 
 def forget_cares(session: Session, user_id: int) -> None:
@@ -416,6 +480,8 @@ def _person(row: PersonRow | Row) -> Person:
         paused_until=_utc(row.paused_until),
         awaiting=row.awaiting,
         nudged_on=row.nudged_on,
+        flood_since=_utc(row.flood_since),
+        flood_count=row.flood_count,
     )
 
 
@@ -437,27 +503,87 @@ def _person_values(p: Person) -> dict:
         "paused_until": p.paused_until,
         "awaiting": p.awaiting,
         "nudged_on": p.nudged_on,
+        "flood_since": p.flood_since,
+        "flood_count": p.flood_count,
     }
 
 
 def record(session: Session, couple_id: str, entry: Record, now: datetime) -> None:
+    """A new journal entry, readable by its writer alone; an entry already there (the engine names
+    it again) only takes the new held mark."""
+    connection = session.connection()
+    if entry.entry:
+        found = connection.execute(_ENTRY_IDS, {"couple": couple_id, "entry": entry.entry}).scalars().all()
+        if found:
+            connection.execute(update(_entries).where(_entries.c.id.in_(found)).values(held=entry.held))
+            return
     values = {
         "couple_id": couple_id,
         "author_id": entry.author_id,
         "exercise": entry.exercise,
         "text": entry.text,
         "created_at": now,
+        "entry": entry.entry,
+        "held": entry.held,
     }
-    session.connection().execute(_INSERT_ENTRY, values)
+    inserted = connection.execute(_INSERT_ENTRY, values).inserted_primary_key
+    assert inserted is not None
+    entry_id = inserted[0]
+    connection.execute(_INSERT_READER, {"entry_id": entry_id, "user_id": entry.author_id})
+
+
+def widen(session: Session, couple_id: str, entry: str, readers: tuple[int, ...]) -> None:
+    """The engine passed this entry on to `readers` (dialogues.model.Widen)."""
+    ids = session.connection().execute(_ENTRY_IDS, {"couple": couple_id, "entry": entry}).scalars().all()
+    _add_readers(session, ids, readers)
+
+
+def _add_readers(session: Session, entry_ids, readers) -> None:
+    if not entry_ids or not readers:
+        return
+    connection = session.connection()
+    there = set(
+        connection.execute(
+            select(_readers.c.entry_id, _readers.c.user_id).where(
+                _readers.c.entry_id.in_(entry_ids), _readers.c.user_id.in_(readers)
+            )
+        ).all()
+    )
+    missing = [{"entry_id": e, "user_id": r} for e in entry_ids for r in readers if (e, r) not in there]
+    if missing:
+        connection.execute(_INSERT_READER, missing)
+
+
+def pass_on_held(session: Session, couple_id: str, author_id: int, held: str, readers: tuple[int, ...]) -> list[str]:
+    """The texts `author_id` wrote out of turn with this mark, in order: readable by `readers` now, held no more."""
+    rows = session.execute(
+        select(col(EntryRow.id), col(EntryRow.text))
+        .where(col(EntryRow.couple_id) == couple_id, col(EntryRow.author_id) == author_id, col(EntryRow.held) == held)
+        .order_by(col(EntryRow.id))
+    ).all()
+    ids = [row.id for row in rows]
+    if ids:
+        session.connection().execute(update(_entries).where(_entries.c.id.in_(ids)).values(held=None))
+        _add_readers(session, ids, readers)
+    return [row.text for row in rows]
+
+
+def settle(session: Session, couple_id: str, author_id: int, held: str, becomes: str | None) -> None:
+    session.connection().execute(
+        update(_entries)
+        .where(_entries.c.couple_id == couple_id, _entries.c.author_id == author_id, _entries.c.held == held)
+        .values(held=becomes)
+    )
 
 
 def _couple(row: CoupleRow | Row) -> Couple:
     return codec.loads(Couple, row.state)
 
 
-def _invite(row) -> Invite:
+def _invite(row, token: str) -> Invite:
+    """The invite found by the hash of `token`, the link that was opened (only its hash is stored)."""
     return Invite(
-        token=row.token,
+        token=token,
         inviter_id=row.inviter_id,
         inviter_role=Role(row.inviter_role),
         created_at=_utc(row.created_at),
@@ -468,9 +594,9 @@ def _invite(row) -> Invite:
     )
 
 
-def _invite_values(i: Invite) -> dict:
+def _invite_values(i: Invite, stored_hash: str) -> dict:
     return {
-        "token": i.token,
+        "token": stored_hash,
         "inviter_id": i.inviter_id,
         "inviter_role": i.inviter_role.value,
         "created_at": i.created_at,
@@ -535,10 +661,21 @@ def queue(session: Session, calls: list[Call], now: datetime) -> None:
 
 def _due_calls_query():
     blocked = exists().where(and_(col(PersonRow.user_id) == col(OutboxRow.chat_id), not_(col(PersonRow.reachable))))
-    return (  # `held` lets an index pass calls for blocked people by; `blocked` catches any not marked
-        select(col(OutboxRow.id), col(OutboxRow.chat_id), col(OutboxRow.method), col(OutboxRow.payload))
+    due = (  # `held` lets an index pass calls for blocked people by; `blocked` catches any not marked
+        select(
+            col(OutboxRow.id),
+            col(OutboxRow.chat_id),
+            col(OutboxRow.method),
+            col(OutboxRow.payload),
+            func.row_number().over(partition_by=col(OutboxRow.chat_id), order_by=col(OutboxRow.id)).label("turn"),
+        )
         .where(col(OutboxRow.held) == false(), not_(blocked))
-        .order_by(col(OutboxRow.id))
+        .subquery()
+    )
+    return (
+        select(due.c.id, due.c.chat_id, due.c.method, due.c.payload)
+        .where(due.c.turn <= bindparam("per_chat"))
+        .order_by(due.c.turn, due.c.id)
         .limit(bindparam("limit"))
     )
 
@@ -546,14 +683,16 @@ def _due_calls_query():
 _DUE_CALLS = _due_calls_query()  # built once: building a statement costs more than running this one
 
 
-def due_calls(session: Session, limit: int = 200) -> list[QueuedCall]:
-    """Unsent calls in the order they were made, skipping people who blocked the bot.
+def due_calls(session: Session, limit: int = 200, per_chat: int = 20) -> list[QueuedCall]:
+    """Unsent calls, skipping people who blocked the bot: round by round over the chats, the first
+    call of every chat, then the second of every chat, and so on (at most `per_chat` of one chat),
+    so a chat with a backlog of thousands takes one place in each round like any other.
 
-    A chat's calls leave in this order: only a chat's first call here may be made (the courier
+    A chat's calls leave in id order: only a chat's first call here may be made (the courier
     keeps to that), so even with several processes delivering, the next becomes due only when
     this one is gone from the outbox.
     """
-    rows = session.execute(_DUE_CALLS, {"limit": limit})
+    rows = session.execute(_DUE_CALLS, {"limit": limit, "per_chat": per_chat})
     return [QueuedCall(row.id, Call(row.chat_id, row.method, json.loads(row.payload))) for row in rows]
 
 
@@ -638,6 +777,7 @@ def _table(model: type[SQLModel]) -> Table:
 
 _people, _couples, _cares, _invites = _table(PersonRow), _table(CoupleRow), _table(CareRow), _table(InviteRow)
 _inbox, _outbox, _entries, _schedules = _table(InboxRow), _table(OutboxRow), _table(EntryRow), _table(ScheduleRow)
+_readers = _table(ReaderRow)
 
 _CLAIM_UPDATE = (
     update(_inbox)
@@ -650,6 +790,23 @@ _CLAIM_UPDATE = (
     )
     .values(processed_at=bindparam("now"), payload=None, user_id=None)
 )
+_pending = _inbox.c.processed_at.is_(None)
+_NEXT_UPDATES = (
+    select(_inbox.c.update_id, _inbox.c.user_id, _inbox.c.payload)
+    .where(
+        _pending,
+        or_(
+            _inbox.c.user_id.is_(None),
+            _inbox.c.update_id.in_(
+                select(func.min(_inbox.c.update_id))
+                .where(_pending, _inbox.c.user_id.is_not(None))
+                .group_by(_inbox.c.user_id)
+            ),
+        ),
+    )
+    .order_by(_inbox.c.update_id)
+    .limit(bindparam("limit"))
+)
 _POINTER = select(_people.c.phase, _people.c.couple_id, _people.c.invite_token).where(
     _people.c.user_id == bindparam("user_id")
 )
@@ -658,7 +815,7 @@ _COUPLE = (
     .where(_couples.c.id == bindparam("id"))
     .with_for_update()
 )
-_INVITE = select(_invites).where(_invites.c.token == bindparam("token")).with_for_update()
+_INVITE = select(_invites).where(_invites.c.token.in_(bindparam("tokens", expanding=True))).with_for_update()
 _PEOPLE = (
     select(_people)
     .where(_people.c.user_id.in_(bindparam("ids", expanding=True)))
@@ -681,8 +838,13 @@ _SET_REACHABLE = (
     .where(_people.c.user_id == bindparam("person"), _people.c.reachable == bindparam("was"))
     .values(reachable=bindparam("to"))
 )
+_MARK_ACTIVE = update(_people).where(_people.c.user_id == bindparam("person")).values(active_on=bindparam("today"))
 _HOLD_CALLS = update(_outbox).where(_outbox.c.chat_id == bindparam("chat")).values(held=bindparam("hold"))
 _INSERT_ENTRY = insert(_entries)
+_INSERT_READER = insert(_readers)
+_ENTRY_IDS = select(_entries.c.id).where(
+    _entries.c.couple_id == bindparam("couple"), _entries.c.entry == bindparam("entry")
+)
 _INSERT_CALL = insert(_outbox)
 _STATEMENTS: dict = {}
 

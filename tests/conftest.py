@@ -27,6 +27,8 @@ POSTGRES_URL = os.environ.get("HERSTEL_TEST_POSTGRES_URL")
 TOKEN = "123456789:TESTtokenTESTtokenTESTtokenTESTtoken"
 BACKENDS = ["sqlite", "postgresql"]
 KEY = secret.new_key()
+# Each bot in a test (and in a process the tests start) gets a free port for /healthz and /metrics.
+os.environ.setdefault("HERSTEL_HEALTH_PORT", "0")
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -124,7 +126,7 @@ async def herstel(database_url, private_logs):
 async def running(database_url: str, private_logs, extra_settings):
     """A started Herstel against a fresh emulator (`extra_settings(emulator)` adds to its settings);
     stopped afterwards, and then neither the token nor anything a person wrote may be in the logs."""
-    emulator = BotApiEmulator(token=TOKEN, bot_username="HerstelTestBot", limits=Limits(chat_burst=40))
+    emulator = BotApiEmulator(token=TOKEN, bot_username="HerstelTestBot", limits=Limits())  # Telegram's own
     await emulator.start()
     clock = Clock()
     settings = settings_for(emulator, database_url, **extra_settings(emulator))

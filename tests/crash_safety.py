@@ -197,6 +197,7 @@ class BotProcess:
                 "HERSTEL_DATABASE_URL": database.url,
                 "HERSTEL_ENCRYPTION_KEYS": key,
                 "HERSTEL_LOG_LEVEL": "INFO",
+                "HERSTEL_HEALTH_PORT": "0",
                 "PYTHONPATH": str(Path(__file__).resolve().parents[1]),
             }
         )

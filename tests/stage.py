@@ -12,7 +12,25 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 
 from dialogues.engine import step
-from dialogues.model import Command, Couple, Event, Person, Phase, Press, Record, Role, Say, Sender, Text, Toast, World
+from dialogues.model import (
+    Command,
+    Couple,
+    Due,
+    Event,
+    PassOnHeld,
+    Person,
+    Phase,
+    Press,
+    Record,
+    Role,
+    Say,
+    Sender,
+    Settle,
+    Text,
+    Toast,
+    Widen,
+    World,
+)
 from dialogues.texts import Texts
 
 START = datetime(2026, 3, 2, 19, 0, tzinfo=UTC)  # 20:00 in Amsterdam, a Monday
@@ -27,6 +45,58 @@ class Message:
 
 
 @dataclass
+class Written:
+    couple_id: str
+    record: Record
+    at: datetime
+    readers: set[int]
+    held: str | None
+
+
+@dataclass
+class Journal:
+    """The journal as storage.repo keeps it: entries, their readers and held marks."""
+
+    entries: list[Written] = field(default_factory=list)
+
+    def apply(self, couple_id: str, effect, now: datetime) -> list[Say]:
+        """Follow one journal effect; held texts passed on come back as the messages they become."""
+        match effect:
+            case Record():
+                same = [w for w in self._named(couple_id, effect.entry)] if effect.entry else []
+                for written in same:
+                    written.held = effect.held
+                if not same:
+                    self.entries.append(Written(couple_id, effect, now, {effect.author_id}, effect.held))
+            case Widen():
+                for written in self._named(couple_id, effect.entry):
+                    written.readers |= set(effect.readers)
+            case Settle():
+                for written in self._held(couple_id, effect.author_id, effect.held):
+                    written.held = effect.becomes
+            case PassOnHeld():
+                said = []
+                for written in self._held(couple_id, effect.author_id, effect.held):
+                    written.held = None
+                    written.readers |= set(effect.readers)
+                    said.append(Say(effect.to, effect.key, {**effect.vars, "text": written.record.text}))
+                return said
+        return []
+
+    def readable_by(self, user_id: int) -> list[Written]:
+        return [w for w in self.entries if user_id in w.readers]
+
+    def _named(self, couple_id: str, entry: str) -> list[Written]:
+        return [w for w in self.entries if w.couple_id == couple_id and entry and w.record.entry == entry]
+
+    def _held(self, couple_id: str, author_id: int, held: str) -> list[Written]:
+        return [w for w in self.entries if (w.couple_id, w.record.author_id, w.held) == (couple_id, author_id, held)]
+
+
+JOURNAL_EFFECTS = (Record, Widen, Settle, PassOnHeld)
+
+
+@dataclass
 class Stage:
     language: str = "en"
     now: datetime = START
@@ -34,8 +104,9 @@ class Stage:
     couple: Couple | None = None
     inbox: dict[str, list[Message]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
-    journal: list[Record] = field(default_factory=list)
+    journal: Journal = field(default_factory=Journal)
     effects: list = field(default_factory=list)  # of the last step
+    nonces: int = 0
 
     @classmethod
     def linked(cls, language: str = "en", hurt: str = "Anna", damaged: str = "Ben") -> Stage:
@@ -74,11 +145,19 @@ class Stage:
                     return
         raise LookupError(f"{name} has no button {choice!r}")
 
+    def due(self, name: str, kind: str) -> None:
+        """A moment scheduled for `name` has come (the shell's schedules, on a stage)."""
+        self.lines.append(f"(for {name}: {kind})")
+        self.act(Due(self.sender(name), kind, due_at=self.now))
+
     def later(self, **delta) -> None:
         self.now += timedelta(**delta)
         self.lines.append(f"({_describe(delta)} later)")
 
     def act(self, event: Event) -> None:
+        if not event.nonce:  # the shell gives every update a fresh nonce
+            self.nonces += 1
+            event = replace(event, nonce=f"nonce{self.nonces:04d}")
         me = self.people[event.sender.user_id]
         partner = next(p for uid, p in self.people.items() if uid != me.user_id)
         world, effects = step(World(me=me, partner=partner, couple=self.couple), event, self.now)
@@ -87,13 +166,13 @@ class Stage:
         self.couple = world.couple
         self.effects = effects
         for effect in effects:
-            if isinstance(effect, Say):
-                reader = world.me if effect.to == "self" else world.partner
-                self._deliver(reader, effect)
-            elif isinstance(effect, Toast):
-                self.lines.append(f"  ({TEXTS.render(me.language, effect.key)})")
-            elif isinstance(effect, Record):
-                self.journal.append(effect)
+            journal = isinstance(effect, JOURNAL_EFFECTS) and world.couple
+            for said in self.journal.apply(world.couple.id, effect, self.now) if journal else [effect]:
+                if isinstance(said, Say):
+                    reader = world.me if said.to == "self" else world.partner
+                    self._deliver(reader, said)
+                elif isinstance(said, Toast):
+                    self.lines.append(f"  ({TEXTS.render(me.language, said.key)})")
 
     def _deliver(self, reader: Person, effect: Say) -> None:
         text = TEXTS.render(reader.language, effect.key, **effect.vars)

@@ -182,9 +182,52 @@ def pause_and_pacing(s: Stage, say) -> None:
     s.press("Ben", "stop")
 
 
+def held_choice(s: Stage, say) -> None:
+    """A text written out of turn and never passed on in the exercise: its writer decides, later."""
+    s.command("Anna", "menu")
+    s.press("Anna", "room")
+    s.write("Anna", say("I don't know where to start.", "Ik weet niet waar ik moet beginnen."))
+    s.write("Ben", say("Can I explain?", "Mag ik het uitleggen?"))  # out of turn: kept, his alone
+    s.press("Anna", "said")
+    s.write(
+        "Ben",
+        say(
+            "What I hear is that you don't know where to start.",
+            "Wat ik je hoor zeggen is dat je niet weet waar je moet beginnen.",
+        ),
+    )
+    s.press("Anna", "yes")  # the exercise ends: Ben is asked, privately, what becomes of his text
+    s.press("Ben", "keep_held")
+    s.later(days=1)
+    s.due("Ben", "held")
+    s.press("Ben", "send_held")
+
+
+def held_not_sent(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "room")
+    s.command("Ben", "pause")
+    s.write("Anna", say("Why now?", "Waarom nu?"))  # during the pause: kept
+    s.command("Ben", "menu")
+    s.press("Ben", "stop")  # Anna is asked what becomes of it
+    s.press("Anna", "drop_held")
+
+
 SCENARIOS = {
     f.__name__: f
-    for f in (room, naming, impact, three_rounds, questions, safety, trust, reconnection, pause_and_pacing)
+    for f in (
+        room,
+        naming,
+        impact,
+        three_rounds,
+        questions,
+        safety,
+        trust,
+        reconnection,
+        pause_and_pacing,
+        held_choice,
+        held_not_sent,
+    )
 }
 
 

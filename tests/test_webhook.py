@@ -3,6 +3,9 @@ and handles each update once however often it arrives, even when killed."""
 
 from __future__ import annotations
 
+import logging
+from datetime import timedelta
+
 import httpx
 import pytest
 from pydantic import ValidationError
@@ -11,7 +14,7 @@ from sqlmodel import Session
 
 from bot import webhook
 from bot.settings import Settings
-from storage import repo
+from storage import privacy, repo
 from tests import crash_safety
 from tests.conftest import BACKENDS, KEY, POSTGRES_URL, TOKEN, running
 from tests.crash_safety import free_port
@@ -65,6 +68,83 @@ async def test_a_request_without_the_right_secret_is_refused_and_not_stored(hook
         assert repo.pending_updates(session) == []
 
 
+async def test_refused_requests_are_counted_and_logged_at_most_once_a_minute(hooked, private_logs):
+    async def knock(times: int) -> None:
+        async with httpx.AsyncClient() as client:
+            for _ in range(times):
+                answer = await client.post(
+                    hook_url(hooked), json={"update_id": 1}, headers={webhook.SECRET_HEADER: "x"}
+                )
+                assert answer.status_code == 403
+
+    def refusal_lines() -> list[str]:
+        return [
+            r.getMessage() for r in private_logs.records if r.name == webhook.log.name and "refused" in r.getMessage()
+        ]
+
+    await knock(50)
+    assert hooked.bot.webhook.refused == 50
+    assert len(refusal_lines()) == 1
+    hooked.clock.advance(seconds=30)
+    await knock(10)
+    assert len(refusal_lines()) == 1
+    hooked.clock.advance(seconds=31)
+    await knock(1)
+    assert refusal_lines()[1:] == ["refused 60 webhook request(s) without the right secret token (61 since start)"]
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b'{"update_id": true, "message": {}}',
+        b'{"update_id": "7"}',
+        b'{"update_id": 7.5}',
+        b'{"message": {}}',
+        b"[7]",
+        b"7",
+        b"",
+        b"\xff\xfe",
+        b"[" * 100_000,
+        b'{"update_id": 7, "message": ' + b'{"a": ' * 50_000,
+        b'{"update_id": 7, "message": ' + b"[" * 5_000 + b"]" * 5_000 + b"}",
+    ],
+    ids=[
+        "bool id",
+        "text id",
+        "float id",
+        "no id",
+        "a list",
+        "a number",
+        "empty",
+        "not utf-8",
+        "deep",
+        "deep object",
+        "deep but closed",
+    ],
+)
+async def test_a_body_that_is_not_an_update_gets_400_and_is_not_stored(hooked, private_logs, body):
+    async with httpx.AsyncClient() as client:
+        answer = await client.post(hook_url(hooked), content=body, headers={webhook.SECRET_HEADER: SECRET})
+    assert answer.status_code == 400
+    with Session(hooked.bot.engine) as session:
+        assert repo.pending_updates(session) == []
+    assert not [r for r in private_logs.records if r.levelno >= logging.ERROR or r.exc_info]
+
+
+async def test_a_replay_within_the_documented_period_is_not_handled_twice(hooked):
+    assert timedelta(days=7) <= privacy.HANDLED_IDS_KEPT
+    anna, ben = hooked.person("Anna"), hooked.person("Ben")
+    await pair(hooked, anna, ben, WORDS["en"])
+    await anna.send("Once, even a week on")
+    await hooked.settle()
+    with Session(hooked.bot.engine) as session:
+        privacy.purge(session, hooked.clock() + privacy.HANDLED_IDS_KEPT - timedelta(minutes=1), 90)
+        session.commit()
+    hooked.emulator.deliver_again()
+    await hooked.settle()
+    assert sum("Once, even a week on" in t for t in ben.texts()) == 1
+
+
 async def test_an_update_delivered_twice_is_handled_once(hooked):
     anna, ben = hooked.person("Anna"), hooked.person("Ben")
     await pair(hooked, anna, ben, WORDS["en"])
@@ -99,12 +179,15 @@ async def test_the_answer_comes_after_the_commit_so_a_failed_store_is_sent_again
 
 def test_webhook_settings_are_checked():
     base = {"_env_file": None, "telegram_bot_token": TOKEN}
-    ok = Settings(**base, webhook_url="https://herstel.example.org/telegram", webhook_secret="abc_DEF-123")
-    assert (ok.webhook_port, ok.webhook_path, ok.webhook_secret_token) == (8443, "/telegram", "abc_DEF-123")
+    secret = "abc_DEF-123456789"  # 17 characters
+    ok = Settings(**base, webhook_url="https://herstel.example.org/telegram", webhook_secret=secret)
+    assert (ok.webhook_port, ok.webhook_path, ok.webhook_secret_token) == (8443, "/telegram", secret)
     for wrong in (
         {"webhook_url": "https://herstel.example.org/telegram"},  # no secret
-        {"webhook_url": "http://herstel.example.org/telegram", "webhook_secret": "abc"},  # not https
-        {"webhook_url": "https://herstel.example.org/telegram", "webhook_secret": "not allowed!"},
+        {"webhook_url": "https://herstel.example.org/telegram", "webhook_secret": "a"},  # guessable
+        {"webhook_url": "https://herstel.example.org/telegram", "webhook_secret": "abc_DEF-12345678"[:15]},
+        {"webhook_url": "http://herstel.example.org/telegram", "webhook_secret": secret},  # not https
+        {"webhook_url": "https://herstel.example.org/telegram", "webhook_secret": "not allowed!" * 2},
         {"webhook_path": "telegram"},
         {"webhook_port": 0},
         {"send_rate": 0},

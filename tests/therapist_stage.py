@@ -25,7 +25,6 @@ from dialogues.model import (
     Person,
     Phase,
     Press,
-    Record,
     Role,
     Say,
     Sender,
@@ -36,7 +35,7 @@ from dialogues.model import (
     World,
 )
 from dialogues.therapist import LINK_PREFIX, label
-from tests.stage import START, TEXTS, Message
+from tests.stage import JOURNAL_EFFECTS, START, TEXTS, Journal, Message
 
 
 @dataclass
@@ -51,7 +50,7 @@ class CareStage:
     names: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (id, language)
     inbox: dict[str, list[Message]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
-    journal: list[tuple[str, Record, datetime]] = field(default_factory=list)
+    journal: Journal = field(default_factory=Journal)
     files: dict[str, list[str]] = field(default_factory=dict)  # what a therapist got as a file
     effects: list = field(default_factory=list)  # of the last step
     nonces: int = 0
@@ -131,13 +130,15 @@ class CareStage:
         self.effects = effects
         me = world.me
         for effect in effects:
-            if isinstance(effect, Say):
+            if isinstance(effect, JOURNAL_EFFECTS) and world.couple:
+                for said in self.journal.apply(world.couple.id, effect, self.now):
+                    for reader in self._readers(world, said):
+                        self._deliver(reader, said)
+            elif isinstance(effect, Say):
                 for reader in self._readers(world, effect):
                     self._deliver(reader, effect)
             elif isinstance(effect, Toast):
                 self.lines.append(f"  ({TEXTS.render(me.language, effect.key)})")
-            elif isinstance(effect, Record):
-                self.journal.append((world.couple.id, effect, self.now))
             elif isinstance(effect, ShareHistory):
                 self._share(world, effect)
 
@@ -231,7 +232,12 @@ class CareStage:
             self.lines.append("    " + " ".join(f"[{label_}]" for label_, _ in buttons))
 
     def _share(self, world: World, share: ShareHistory) -> None:
-        texts = [r.text for couple_id, r, at in self.journal if couple_id == world.couple.id and at < share.until]
+        partners = set(world.couple.member_ids)
+        texts = [
+            w.record.text
+            for w in self.journal.entries
+            if w.couple_id == world.couple.id and w.at < share.until and partners <= w.readers
+        ]
         self.files.setdefault(world.therapist.first_name, []).extend(texts)
         self.lines.append(
             f"  → {world.therapist.first_name}: (a file: what {share.couple} wrote before, {len(texts)} messages)"

@@ -145,6 +145,7 @@ class Playground:
                 "bot_api_url": self.emulator.url,
                 "database_url": f"sqlite:///{self.database_path}",
                 "encryption_keys": SecretStr(",".join(self._keys)),
+                "health_port": 0,  # a free port: never in the way of a bot on this machine
             }
         )
         self.bot = HerstelBot(settings, clock=self.clock)

@@ -6,7 +6,7 @@ that opened the therapist link, shown to the partners. Names are encrypted (Secr
 rows get nothing: no one is waiting on a confirmation that did not exist before.
 
 Revision ID: 0003_identity
-Revises: 0002
+Revises: 0003_held
 """
 
 import sqlalchemy as sa
@@ -15,7 +15,7 @@ from alembic import op
 from storage.secret import SecretText
 
 revision = "0003_identity"
-down_revision = "0002"
+down_revision = "0003_held"  # the lead rechains the 0003 revisions at merge
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,596 @@
+"""The interpreter of the exercise tables, for a linked couple. Pure, like the engine."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import replace
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from dialogues.exercises import EXERCISES, PROGRAMME, ROUNDS_BEFORE_PAUSE_OFFER, Exercise
+from dialogues.exercises import Step as Spec
+from dialogues.model import (
+    Button,
+    Couple,
+    Effect,
+    Entry,
+    Finished,
+    Held,
+    Person,
+    Promise,
+    Recipient,
+    Record,
+    Run,
+    Say,
+    Schedule,
+    Toast,
+    World,
+    known,
+)
+
+Outcome = tuple[World, list[Effect]]
+TEXT_KINDS = {"speak", "say", "write", "mirror", "ask", "answer", "both"}
+QUESTION_LIMITS = ("1", "2", "3", "4", "5")
+# Words that often turn naming into explaining; the coach mentions them once, gently.
+EXCUSE_WORDS = re.compile(
+    r"\b(but|because|if you|you made|you never|you always|maar|omdat|als jij|jij ook|jij nooit|jij altijd)\b",
+    re.IGNORECASE,
+)
+
+# The buttons each kind of step offers to the person whose turn it is.
+TURN_BUTTONS = {
+    "speak": ("said", "pause"),
+    "say": ("pause",),
+    "write": ("pause",),
+    "mirror": ("pause",),
+    "ask": ("enough", "pause"),
+    "answer": ("later", "pause"),
+    "both": ("pause",),
+    "confirm": ("yes", "not_quite"),
+    "ack": ("read",),
+    "choose": ("first", "second"),
+}
+# Every choice a button can carry in an exercise, by the question it answers.
+CHOICES = {
+    "menu": tuple(e.name for e in PROGRAMME) + ("limit",),
+    "turn": ("said", "pause", "enough", "later", "read", "yes", "not_quite", "first", "second"),
+    "wait": ("pause",),
+    "preview": ("send", "rewrite"),
+    "rounds": ("pause", "go_on"),
+    "running": ("pause", "resume", "stop"),
+    "limit": QUESTION_LIMITS,
+}
+
+
+# Entry points, called by the engine for a linked person ---------------------------------
+
+
+def menu(world: World, now: datetime) -> Outcome:
+    run = known(world.couple).run
+    if run:
+        exercise = EXERCISES[run.name]
+        choices = ("resume", "stop") if run.paused else ("pause", "stop")
+        turn_id = _turn_of(world, run, exercise.steps[run.step])
+        return _ask(
+            world,
+            "me",
+            "running",
+            choices,
+            "exercise.running",
+            exercise=run.name,
+            turn=_name_of(world, turn_id),
+            mine=turn_id == known(world.me).user_id,
+            paused=run.paused,
+        )
+    mine = tuple(e.name for e in PROGRAMME if _may_start(known(world.me), e)) + ("limit",)
+    suggested = _suggested(known(world.couple))
+    return _ask(
+        world,
+        "me",
+        "menu",
+        mine,
+        "exercise.menu",
+        partner=known(world.partner).first_name,
+        suggested=suggested.name if suggested else "",
+        mine=suggested is not None and _may_start(known(world.me), suggested),
+    )
+
+
+def on_text(world: World, text: str, now: datetime) -> Outcome:
+    me, couple = known(world.me), known(world.couple)
+    record = Record(me.user_id, text, couple.run.name if couple.run else None)
+    if couple.run is None:
+        return world, [record, Say("partner", "partner.says", {"partner": me.first_name, "text": text})]
+    run = couple.run
+    spec = EXERCISES[run.name].steps[run.step]
+    if run.paused or spec.kind not in TEXT_KINDS or me.user_id not in _writers(world, run, spec):
+        return _hold(world, text, record)
+    world, effects = _write(world, run, spec, text, now)
+    return world, [record, *effects]
+
+
+def on_edit(world: World, text: str) -> Outcome:
+    """An edit during an exercise is held like any text out of turn: the turns stay as they are."""
+    return _hold(world, text, Record(known(world.me).user_id, text, known(known(world.couple).run).name))
+
+
+def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome:
+    couple, run = known(world.couple), known(world.couple).run
+    if question == "menu":
+        return _choose_limit(world) if choice == "limit" else _begin(world, EXERCISES[choice], now)
+    if question == "limit":
+        couple = replace(couple, questions_per_day=int(choice))
+        world = replace(world, couple=couple)
+        return world, [
+            Say("self", "questions.limit_set", {"limit": int(choice), "partner": known(world.partner).first_name}),
+            Say("partner", "questions.limit_changed", {"limit": int(choice), "partner": known(world.me).first_name}),
+        ]
+    if run is None:
+        return world, [_stale()]
+    if choice == "pause":
+        return pause(world)
+    if question == "running":
+        return _resume(world, now) if choice == "resume" else _stop(world)
+    if run.paused:
+        return world, [_stale()]
+    spec = EXERCISES[run.name].steps[run.step]
+    if question == "rounds":
+        return _enter(world, replace(run, text=None), spec.again, now)
+    if question == "preview":
+        return _send_draft(world, run, spec, now) if choice == "send" else _rewrite(world, run)
+    if question == "turn" and choice in TURN_BUTTONS.get(spec.kind, ()):
+        return _turn_button(world, run, spec, choice, now)
+    return world, [_stale()]
+
+
+def pause(world: World) -> Outcome:
+    run = known(world.couple).run
+    if run is None:
+        return world, [Say("self", "exercise.nothing_to_pause")]
+    if run.paused:
+        return world, [Say("self", "exercise.already_paused")]
+    world = _with_run(world, replace(run, paused=True))
+    world, effects = _ask(world, "me", "running", ("resume", "stop"), "exercise.paused", exercise=run.name)
+    return _clear_partner_menu(world), [
+        *effects,
+        Say("partner", "exercise.partner_paused", {"partner": known(world.me).first_name, "exercise": run.name}),
+    ]
+
+
+# Starting, moving, ending ----------------------------------------------------------------
+
+
+def _may_start(person: Person, exercise: Exercise) -> bool:
+    return exercise.starter == "either" or (person.role is not None and person.role.value == exercise.starter)
+
+
+def _suggested(couple: Couple) -> Exercise | None:
+    return next((e for e in PROGRAMME if e.name not in couple.done), None)
+
+
+def _begin(world: World, exercise: Exercise, now: datetime) -> Outcome:
+    couple = known(world.couple)
+    if couple.run is not None:
+        return world, [Say("self", "exercise.busy", {"exercise": couple.run.name})]
+    if not _may_start(known(world.me), exercise):
+        return world, [_stale()]
+    today = _local_date(known(world.me), now)
+    if exercise.heavy and couple.heavy_on == today:
+        return world, [Say("self", "exercise.pacing")]
+    if exercise.heavy:
+        couple = replace(couple, heavy_on=today)
+    if exercise.steps[exercise.first].kind == "look":  # a look back is a message, not a turn
+        summary = {
+            "done": list(dict.fromkeys(couple.done)),
+            "plan": couple.plan or "",
+            "partner": known(world.me).first_name,
+        }
+        return world, [Say("self", "ex.look_back.look", summary), Say("partner", "ex.look_back.look", summary)]
+    run = Run(name=exercise.name, step=exercise.first, starter_id=known(world.me).user_id)
+    world = replace(world, couple=couple)
+    note = {"exercise": exercise.name, "partner": known(world.me).first_name}
+    world, effects = _enter(world, run, exercise.first, now)
+    return world, [Say("self", "exercise.begins", note), Say("partner", "exercise.partner_begins", note), *effects]
+
+
+def _enter(world: World, run: Run, step_name: str | None, now: datetime) -> Outcome:
+    """Move the exercise to a step: hand out what waited for it, and say whose turn it is."""
+    exercise = EXERCISES[run.name]
+    if step_name is None:
+        return _finish(world, run, now)
+    spec = exercise.steps[step_name]
+    # A choose step picks among the answers of the step before; every other step starts empty.
+    run = replace(run, step=step_name, since=now, choices=(), answers=run.answers if spec.kind == "choose" else ())
+    effects: list[Effect] = []
+    if spec.kind in ("speak", "say", "write", "ask", "answer"):
+        world, effects = _flush_held(world, _turn_of(world, run, spec))
+    if spec.kind == "ask":
+        world, run, opened = _reopen_questions(world, run, now)
+        if opened:
+            world, prompts = _prompted(_with_run(world, opened), opened)
+            return world, effects + prompts
+    world = _with_run(world, run)
+    world, prompts = _prompted(world, run)
+    return world, effects + prompts
+
+
+def _finish(world: World, run: Run, now: datetime) -> Outcome:
+    exercise = EXERCISES[run.name]
+    couple = replace(known(world.couple), run=None, done=(*known(world.couple).done, run.name))
+    couple = replace(couple, finished=(*couple.finished, Finished(run.name, _local_date(known(world.me), now))))
+    follow_up: list[Effect] = []
+    if exercise.follow_up_days:
+        at = now + timedelta(days=exercise.follow_up_days)
+        couple = replace(couple, trust_follow_up=at)
+        follow_up = [Schedule("self", "trust", at), Schedule("partner", "trust", at)]
+    world = _clear_partner_menu(replace(world, couple=couple, me=replace(known(world.me), asking=None)))
+    world, flushed = _flush_held(world, None)
+    note = {"exercise": run.name}
+    return world, [*flushed, Say("self", "exercise.done", note), Say("partner", "exercise.done", note), *follow_up]
+
+
+def _stop(world: World) -> Outcome:
+    run = known(known(world.couple).run)
+    world = _clear_partner_menu(_with_run(world, None))
+    world, flushed = _flush_held(world, None)
+    return world, [
+        *flushed,
+        Say("self", "exercise.stopped", {"exercise": run.name, "partner": known(world.partner).first_name}),
+        Say("partner", "exercise.partner_stopped", {"exercise": run.name, "partner": known(world.me).first_name}),
+    ]
+
+
+def _resume(world: World, now: datetime) -> Outcome:
+    run = replace(known(known(world.couple).run), paused=False)
+    world = _with_run(world, run)
+    note = {"exercise": run.name, "partner": known(world.me).first_name}
+    world, prompts = _prompted(world, run)
+    return world, [Say("self", "exercise.resumed", note), Say("partner", "exercise.partner_resumed", note), *prompts]
+
+
+# Writing in a turn ------------------------------------------------------------------------
+
+
+def _write(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outcome:
+    me = known(world.me)
+    quote = Say("partner", "partner.says", {"partner": me.first_name, "text": text})
+    match spec.kind:
+        case "speak":
+            world, effects = _ask(
+                world, "me", "turn", ("said", "pause"), "exercise.passed_on", partner=known(world.partner).first_name
+            )
+            return world, [quote, *effects]
+        case "say":
+            world, effects = _enter(world, run, spec.next, now)
+            return world, [quote, *effects]
+        case "write":
+            world = _with_run(world, replace(run, text=text))
+            coach = bool(EXCUSE_WORDS.search(text))
+            return _ask(
+                world,
+                "me",
+                "preview",
+                ("send", "rewrite"),
+                f"ex.{run.name}.preview",
+                text=text,
+                coach=coach,
+                partner=known(world.partner).first_name,
+            )
+        case "mirror":
+            return _enter(world, replace(run, text=text), spec.next, now)
+        case "answer":
+            answer = Say(
+                "partner", "questions.answered", {"partner": me.first_name, "question": run.text, "text": text}
+            )
+            world, effects = _enter(world, replace(run, text=None), spec.next, now)
+            return world, [answer, *effects]
+        case "ask":
+            return _ask_question(world, run, spec, text, now)
+        case "both":
+            return _answer_privately(world, run, spec, text, now)
+    raise AssertionError(spec.kind)
+
+
+def _ask_question(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outcome:
+    couple = _count_from_today(world, now)
+    if couple.asked_today >= couple.questions_per_day:
+        couple = replace(couple, saved_questions=(*couple.saved_questions, text))
+        world = replace(world, couple=couple)
+        return world, [Say("self", "questions.saved", {"limit": couple.questions_per_day})]
+    world = replace(world, couple=replace(couple, asked_today=couple.asked_today + 1))
+    return _enter(world, replace(run, text=text), spec.next, now)
+
+
+def _count_from_today(world: World, now: datetime) -> Couple:
+    couple, today = known(world.couple), _local_date(known(world.me), now)
+    if couple.asked_on != today:
+        couple = replace(couple, asked_on=today, asked_today=0)
+    return couple
+
+
+def _reopen_questions(world: World, run: Run, now: datetime) -> tuple[World, Run, Run | None]:
+    """Before new questions: a promised answer that is due, then questions saved from another day."""
+    couple = known(world.couple)
+    answer_step = known(EXERCISES[run.name].steps[run.step].next)
+    due = next((p for p in couple.promises if p.due <= now), None)
+    if due:
+        couple = replace(couple, promises=tuple(p for p in couple.promises if p is not due))
+        return replace(world, couple=couple), run, replace(run, step=answer_step, text=due.question)
+    asker = _person(world, _turn_of(world, run, EXERCISES[run.name].steps[run.step]))
+    today = _local_date(asker, now)
+    counted = couple if couple.asked_on == today else replace(couple, asked_on=today, asked_today=0)
+    if couple.saved_questions and counted.asked_today < counted.questions_per_day:
+        first, *rest = couple.saved_questions
+        couple = replace(counted, saved_questions=tuple(rest), asked_today=counted.asked_today + 1)
+        return replace(world, couple=couple), run, replace(run, step=answer_step, text=first)
+    return world, run, None
+
+
+def _answer_privately(world: World, run: Run, spec: Spec, text: str, now: datetime) -> Outcome:
+    me = known(world.me)
+    if any(a.author_id == me.user_id for a in run.answers):
+        return _hold(world, text, None)
+    run = replace(run, answers=(*run.answers, Entry(me.user_id, text)))
+    if len(run.answers) < 2:
+        world = _with_run(world, run)
+        return world, [Say("self", "exercise.answer_kept", {"partner": known(world.partner).first_name})]
+    mine = text
+    theirs = next(a.text for a in run.answers if a.author_id != me.user_id)
+    reveal = f"ex.{run.name}.{run.step}.reveal"
+    effects = [
+        Say("self", reveal, {"partner": known(world.partner).first_name, "mine": mine, "theirs": theirs}),
+        Say("partner", reveal, {"partner": me.first_name, "mine": theirs, "theirs": mine}),
+    ]
+    proposals = tuple(sorted(run.answers, key=lambda a: a.author_id != run.starter_id))  # the starter's first
+    world, more = _enter(world, replace(run, text=None, answers=proposals), spec.next, now)
+    return world, effects + more
+
+
+def _send_draft(world: World, run: Run, spec: Spec, now: datetime) -> Outcome:
+    if run.text is None:
+        return world, [_stale()]
+    return _enter(world, run, spec.next, now)
+
+
+def _rewrite(world: World, run: Run) -> Outcome:
+    world = _with_run(world, replace(run, text=None))
+    return _ask(world, "me", "turn", TURN_BUTTONS["write"], f"ex.{run.name}.rewrite")
+
+
+def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime) -> Outcome:
+    partner = known(world.partner).first_name
+    match choice:
+        case "said":
+            return _enter(world, replace(run, text=None), spec.next, now)
+        case "read":
+            world, effects = _enter(world, replace(run, text=None), spec.next, now)
+            return world, [Say("partner", "exercise.read", {"partner": known(world.me).first_name}), *effects]
+        case "yes":
+            world, effects = _enter(world, replace(run, text=None, round=1), spec.next, now)
+            return world, [Say("partner", "exercise.heard", {"partner": known(world.me).first_name}), *effects]
+        case "not_quite":
+            run = replace(run, round=run.round + 1, text=None)
+            told = Say("partner", "exercise.not_quite", {"partner": known(world.me).first_name})
+            if run.round > ROUNDS_BEFORE_PAUSE_OFFER:
+                world = _with_run(world, replace(run, round=1))
+                world, effects = _ask(world, "me", "rounds", ("pause", "go_on"), "exercise.rounds", partner=partner)
+                return world, [told, *effects]
+            world, effects = _enter(world, run, spec.again, now)
+            return world, [told, *effects]
+        case "enough":
+            return _finish(world, run, now)
+        case "later":
+            couple = replace(
+                known(world.couple),
+                promises=(*known(world.couple).promises, Promise(known(run.text), now + timedelta(days=1))),
+            )
+            world = replace(world, couple=couple)
+            world, effects = _enter(world, replace(run, text=None), spec.next, now)
+            reminder = Schedule("self", "promise", now + timedelta(days=1))
+            return world, [
+                Say("partner", "questions.later", {"partner": known(world.me).first_name}),
+                reminder,
+                *effects,
+            ]
+        case "first" | "second":
+            return _pick(world, run, spec, 0 if choice == "first" else 1, now)
+    raise AssertionError(choice)
+
+
+def _pick(world: World, run: Run, spec: Spec, index: int, now: datetime) -> Outcome:
+    me = known(world.me)
+    choices = tuple(c for c in run.choices if c.author_id != me.user_id) + (Entry(me.user_id, str(index)),)
+    run = replace(run, choices=choices)
+    if len(choices) < 2:
+        world = _with_run(world, run)
+        return world, [Say("self", "ex.plan.agree.kept", {"partner": known(world.partner).first_name})]
+    if choices[0].text != choices[1].text:
+        world = _with_run(world, replace(run, choices=()))
+        world, mine = _prompted(world, replace(run, choices=()))
+        return world, [Say("self", "ex.plan.agree.differ", {}), Say("partner", "ex.plan.agree.differ", {}), *mine]
+    plan = run.answers[index].text
+    world = replace(world, couple=replace(known(world.couple), plan=plan))
+    world, effects = _enter(world, run, spec.next, now)
+    return world, [
+        Say("self", "ex.plan.agree.done", {"plan": plan}),
+        Say("partner", "ex.plan.agree.done", {"plan": plan}),
+        *effects,
+    ]
+
+
+# Held messages ------------------------------------------------------------------------
+
+
+def _hold(world: World, text: str, record: Record | None) -> Outcome:
+    couple = known(world.couple)
+    couple = replace(couple, held=(*couple.held, Held(known(world.me).user_id, text)))
+    world = replace(world, couple=couple)
+    run = known(couple.run)
+    turn = _name_of(world, _turn_of(world, run, EXERCISES[run.name].steps[run.step]))
+    note = Say(
+        "self", "exercise.held", {"turn": turn, "paused": run.paused, "mine": turn == known(world.me).first_name}
+    )
+    return world, [e for e in (record, note) if e]
+
+
+def _flush_held(world: World, author_id: int | None) -> Outcome:
+    """Deliver what `author_id` (or everyone, with None) wrote out of turn, now that it may be heard."""
+    couple = known(world.couple)
+    due = [h for h in couple.held if author_id is None or h.author_id == author_id]
+    if not due:
+        return world, []
+    world = replace(world, couple=replace(couple, held=tuple(h for h in couple.held if h not in due)))
+    effects: list[Effect] = [
+        Say(
+            _side(
+                world,
+                known(world.partner).user_id if h.author_id == known(world.me).user_id else known(world.me).user_id,
+            ),
+            "exercise.held_delivered",
+            {"partner": _name_of(world, h.author_id), "text": h.text},
+        )
+        for h in due
+    ]
+    return world, effects
+
+
+# Prompts -----------------------------------------------------------------------------
+
+
+def _prompted(world: World, run: Run) -> Outcome:
+    effects = _prompt(world, run)
+    return _with_menus(world, effects), effects
+
+
+def _prompt(world: World, run: Run) -> list[Effect]:
+    """Tell the person whose turn it is what to do, and the other that it is not their turn."""
+    spec = EXERCISES[run.name].steps[run.step]
+    key = f"ex.{run.name}.{run.step}" if spec.kind not in ("mirror", "confirm") else f"ex.{spec.kind}"
+    turn_id = _turn_of(world, run, spec)
+    vars = {
+        "exercise": run.name,
+        "text": run.text or "",
+        "limit": known(world.couple).questions_per_day,
+        "round": run.round,
+    }
+    if spec.kind in ("both", "choose"):
+        vars |= {"proposals": [a.text for a in run.answers]}
+        return [
+            Say(
+                _side(world, person.user_id),
+                key,
+                vars | {"partner": _other_name(world, person.user_id)},
+                _buttons(TURN_BUTTONS[spec.kind], "turn"),
+            )
+            for person in (known(world.me), known(world.partner))
+        ]
+    other_id = known(world.partner).user_id if turn_id == known(world.me).user_id else known(world.me).user_id
+    return [
+        Say(
+            _side(world, turn_id),
+            key,
+            vars | {"partner": _name_of(world, other_id)},
+            _buttons(TURN_BUTTONS[spec.kind], "turn"),
+        ),
+        Say(
+            _side(world, other_id),
+            key + ".wait",
+            vars | {"partner": _name_of(world, turn_id)},
+            _buttons(("pause",), "wait"),
+        ),
+    ]
+
+
+def _buttons(choices: tuple[str, ...], question: str) -> tuple[tuple[Button, ...], ...]:
+    # The menu number is filled in by _with_menus, once it is known whose menu it is.
+    return tuple((Button(f"button.{choice}", f"?{question}:{choice}"),) for choice in choices)
+
+
+def _with_menus(world: World, effects: list[Effect]) -> World:
+    """Give every message with buttons a fresh menu number for its reader; older buttons go stale."""
+    for index, effect in enumerate(effects):
+        if isinstance(effect, Say) and effect.buttons:
+            slot = "me" if effect.to == "self" else "partner"
+            person = getattr(world, slot)
+            question = effect.buttons[0][0].data[1:].split(":")[0]
+            menu = person.menu + 1
+            world = replace(world, **{slot: replace(person, menu=menu, asking=question)})
+            rows = tuple(
+                tuple(replace(b, data=f"{menu}:{b.data.split(':', 1)[1]}") for b in row) for row in effect.buttons
+            )
+            effects[index] = replace(effect, buttons=rows)
+    return world
+
+
+def _ask(world: World, slot: str, question: str, choices: tuple[str, ...], key: str, **vars: object) -> Outcome:
+    effects: list[Effect] = [Say("self" if slot == "me" else "partner", key, vars, _buttons(choices, question))]
+    return _with_menus(world, effects), effects
+
+
+def _choose_limit(world: World) -> Outcome:
+    return _ask(world, "me", "limit", QUESTION_LIMITS, "questions.limit", limit=known(world.couple).questions_per_day)
+
+
+def _clear_partner_menu(world: World) -> World:
+    return replace(world, partner=replace(known(world.partner), asking=None))
+
+
+# Who is who ---------------------------------------------------------------------------
+
+
+def _writers(world: World, run: Run, spec: Spec) -> set[int]:
+    if spec.who == "both":
+        return {known(world.me).user_id, known(world.partner).user_id}
+    return {_turn_of(world, run, spec)}
+
+
+def owes_turn(world: World, user_id: int) -> bool:
+    """Whether the exercise is waiting for this person now."""
+    run = known(world.couple).run
+    if run is None or run.paused:
+        return False
+    spec = EXERCISES[run.name].steps[run.step]
+    if spec.who == "both":
+        done = {a.author_id for a in run.answers} | {c.author_id for c in run.choices}
+        return user_id not in done
+    return _turn_of(world, run, spec) == user_id
+
+
+def _turn_of(world: World, run: Run, spec: Spec) -> int:
+    me, partner = known(world.me), known(world.partner)
+    match spec.who:
+        case "starter":
+            return run.starter_id
+        case "other":
+            return partner.user_id if run.starter_id == me.user_id else me.user_id
+        case "both":
+            return run.starter_id
+    return me.user_id if me.role is not None and me.role.value == spec.who else partner.user_id
+
+
+def _person(world: World, user_id: int) -> Person:
+    return known(world.me) if known(world.me).user_id == user_id else known(world.partner)
+
+
+def _name_of(world: World, user_id: int) -> str:
+    return _person(world, user_id).first_name
+
+
+def _other_name(world: World, user_id: int) -> str:
+    return known(world.partner).first_name if user_id == known(world.me).user_id else known(world.me).first_name
+
+
+def _side(world: World, user_id: int) -> Recipient:
+    return "self" if user_id == known(world.me).user_id else "partner"
+
+
+def _with_run(world: World, run: Run | None) -> World:
+    return replace(world, couple=replace(known(world.couple), run=run))
+
+
+def _local_date(person: Person, now: datetime) -> date:
+    return now.astimezone(ZoneInfo(person.time_zone)).date()
+
+
+def _stale() -> Effect:
+    return Toast("press.stale")
