@@ -27,8 +27,7 @@ TEXTS = {
         "mirror": "What I hear you saying is that you doubt yourself now.",
         "more": "And I feel so alone.",
         "mirror_again": "You doubt yourself, and you feel alone with it.",
-        "back": "I am ashamed of what I did to you.",
-        "mirror_back": "What I hear you saying is that you are ashamed.",
+        "back": "I see that I made you doubt yourself. I am sorry.",
         "free": (
             "Thank you for listening tonight.",
             "I keep thinking about what you wrote.",
@@ -45,8 +44,7 @@ TEXTS = {
         "mirror": "Wat ik je hoor zeggen is dat je nu aan jezelf twijfelt.",
         "more": "En ik voel me zo alleen.",
         "mirror_again": "Je twijfelt aan jezelf, en je voelt je er alleen mee.",
-        "back": "Ik schaam me voor wat ik je heb aangedaan.",
-        "mirror_back": "Wat ik je hoor zeggen is dat je je schaamt.",
+        "back": "Ik zie dat ik je aan jezelf heb laten twijfelen. Het spijt me.",
         "free": (
             "Dank je dat je vanavond luisterde.",
             "Ik denk steeds aan wat je schreef.",
@@ -66,6 +64,7 @@ NAMING = (
     ("a", "text", "naming"),
     ("a", "press", "send"),
     ("b", "press", "read"),
+    ("b", "press", "stop_for_now"),  # she may answer; not tonight
 )
 IMPACT = (
     ("b", "command", "menu"),
@@ -79,10 +78,9 @@ IMPACT = (
     ("b", "press", "said"),
     ("a", "text", "mirror_again"),
     ("b", "press", "yes"),
-    ("a", "text", "back"),
-    ("a", "press", "said"),
-    ("b", "text", "mirror_back"),
-    ("a", "press", "yes"),
+    ("a", "text", "back"),  # a's response to b's pain: a preview, then sent
+    ("a", "press", "send"),
+    ("b", "press", "reached"),
 )
 SCRIPTS = {"naming": NAMING, "impact": IMPACT}
 

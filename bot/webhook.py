@@ -31,15 +31,21 @@ REFUSALS_LOGGED_EVERY = timedelta(minutes=1)
 
 
 def as_update(body: bytes) -> dict | None:
-    """The update a request body holds, or None: an object whose `update_id` is an integer (not a bool)."""
+    """The update a request body holds, or None: an object whose `update_id` (and sender's id, if any)
+    is an integer (not a bool) that fits the database."""
     try:
         update = json.loads(body)
     except (ValueError, RecursionError):  # RecursionError: nesting deeper than json can read
         return None
     if not isinstance(update, dict):
         return None
-    update_id = update.get("update_id")
-    return update if isinstance(update_id, int) and not isinstance(update_id, bool) else None
+    sender = repo.sender_id(update)
+    return update if _id(update.get("update_id")) and (sender is None or _id(sender)) else None
+
+
+def _id(value: object) -> bool:
+    """An id as Telegram gives them and the database keeps them: an integer (not a bool) in 64 bits."""
+    return isinstance(value, int) and not isinstance(value, bool) and -(2**63) <= value < 2**63
 
 
 class WebhookServer:

@@ -76,7 +76,7 @@ def _menu(world: World, slot: str, key: str, vars: dict[str, object], buttons: l
 
 
 def _set_zone(world: World, zone: str, now: datetime) -> Outcome:
-    me = replace(known(world.me), time_zone=zone, awaiting=None)
+    me = replace(known(world.me), time_zone=zone, awaiting="time")  # a time typed next is taken too
     world = replace(world, me=me)
     buttons = [Button("button.at", f"?checkin_time:{at}", {"at": at}) for at in CHECKIN_TIMES]
     world, effects = _menu(world, "me", "checkin.choose_time", {"zone": clock.city(zone), "at": me.checkin_at}, buttons)
@@ -84,12 +84,28 @@ def _set_zone(world: World, zone: str, now: datetime) -> Outcome:
 
 
 def _set_time(world: World, at: str, now: datetime) -> Outcome:
-    me = replace(known(world.me), checkin_at=at)
+    me = replace(known(world.me), checkin_at=at, awaiting=None)
     world = replace(world, me=me)
     return world, [
         Say("self", "checkin.time_set", {"at": at, "zone": clock.city(me.time_zone)}),
         _schedule_checkin(me, "self", now),
     ]
+
+
+def takes_as_time(awaiting: str | None, text: str) -> bool:
+    """Whether a text written while a check-in time was asked is an answer to it; anything else is a message."""
+    return awaiting != "time" or (len(text.strip()) <= 10 and any(c.isdigit() for c in text))
+
+
+def _typed_time(world: World, text: str, now: datetime) -> Outcome:
+    """ "7.30", "07:30", "21.15": any time of day, outside quiet hours, besides the buttons."""
+    at = clock.parse_time(text.lower().removesuffix("uur").removesuffix("h").strip())
+    if at is None:
+        return world, [Say("self", "checkin.time_unknown")]
+    if at >= clock.QUIET_FROM or at < clock.QUIET_UNTIL:
+        quiet = {"start": clock.QUIET_FROM.strftime("%H:%M"), "end": clock.QUIET_UNTIL.strftime("%H:%M")}
+        return world, [Say("self", "checkin.time_quiet", {"at": at.strftime("%H:%M"), **quiet})]
+    return _set_time(world, at.strftime("%H:%M"), now)
 
 
 def _schedule_checkin(person: Person, to: Recipient, now: datetime) -> Schedule:
@@ -133,6 +149,8 @@ def on_awaited_text(world: World, text: str, now: datetime) -> Outcome:
         if zone is None:
             return world, [Say("self", "zone.unknown")]
         return _set_zone(world, zone, now)
+    if me.awaiting == "time":
+        return _typed_time(world, text, now)
     world = replace(world, me=replace(me, awaiting=None))
     return _word_done(world, me.awaiting, text, now)
 
@@ -170,6 +188,7 @@ def _setting(world: World, choice: str, now: datetime) -> Outcome:
         case "zone":
             return _ask_zone(world, "me", setting_up=False)
         case "time":
+            world = replace(world, me=replace(me, awaiting="time"))
             buttons = [Button("button.at", f"?checkin_time:{at}", {"at": at}) for at in CHECKIN_TIMES]
             return _menu(
                 world, "me", "checkin.choose_time", {"zone": clock.city(me.time_zone), "at": me.checkin_at}, buttons

@@ -494,6 +494,9 @@ def _on_text(world: World, event: Text, now: datetime) -> Step:
     me = known(world.me)
     if crisis.has_signals(event.text):
         return _crisis(world, event.text, event.nonce)
+    if me.awaiting and not daily.takes_as_time(me.awaiting, event.text):
+        world = replace(world, me=replace(me, awaiting=None))  # a message, not the check-in time asked for
+        me = known(world.me)
     if me.awaiting:
         return daily.on_awaited_text(world, event.text, now)
     if me.phase is Phase.LINKED:

@@ -160,6 +160,7 @@ class Couple:
     unsent: tuple[Held, ...] = ()  # texts with crisis signals, waiting for their writer's choice
     checkins: tuple[CheckIn, ...] = ()
     finished: tuple[Finished, ...] = ()  # exercises finished, with the day: for the progress picture
+    opened: tuple[str, ...] = ()  # later exercises opened early for the partner who damaged the trust
 
 
 @dataclass(frozen=True)

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import functools
 import re
+from collections.abc import Callable
 from dataclasses import replace
 from datetime import date, datetime, timedelta
+from typing import Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
 
-from dialogues.exercises import EXERCISES, PROGRAMME, ROUNDS_BEFORE_PAUSE_OFFER, Exercise
+from dialogues.exercises import EXERCISES, FIRST, LATER, PROGRAMME, ROUNDS_BEFORE_PAUSE_OFFER, Exercise
 from dialogues.exercises import Step as Spec
 from dialogues.model import (
     Button,
@@ -31,13 +34,21 @@ from dialogues.model import (
 )
 
 Outcome = tuple[World, list[Effect]]
-TEXT_KINDS = {"speak", "say", "write", "mirror", "ask", "answer", "both"}
+P = ParamSpec("P")
+TEXT_KINDS = {"speak", "say", "write", "mirror", "ask", "answer", "both", "reply"}
 QUESTION_LIMITS = ("1", "2", "3", "4", "5")
-# Words that often turn naming into explaining; the coach mentions them once, gently.
-EXCUSE_WORDS = re.compile(
-    r"\b(but|because|if you|you made|you never|you always|maar|omdat|als jij|jij ook|jij nooit|jij altijd)\b",
-    re.IGNORECASE,
-)
+# Words that often turn naming (or an apology) into explaining, or make it conditional: the coach
+# mentions them once, gently. Per language: "want" is "because" in Dutch, a verb in English.
+EXCUSE_WORDS = {
+    "en": re.compile(
+        r"\b(but|because|if you|you made|you never|you always|sorry if|sorry that you|if you felt|if i hurt)\b",
+        re.IGNORECASE,
+    ),
+    "nl": re.compile(
+        r"\b(maar|omdat|want|als jij|als je je|jij ook|jij nooit|jij altijd|sorry als|als ik je|door jou)\b",
+        re.IGNORECASE,
+    ),
+}
 
 # The buttons each kind of step offers to the person whose turn it is.
 TURN_BUTTONS = {
@@ -49,13 +60,35 @@ TURN_BUTTONS = {
     "answer": ("later", "pause"),
     "both": ("pause",),
     "confirm": ("yes", "not_quite"),
+    "received": ("reached", "not_yet"),
     "ack": ("read",),
+    "reply": ("stop_for_now",),
+    "breathe": ("respond", "another", "enough"),
+    "lead": ("me_first", "you_first"),
     "choose": ("first", "second"),
 }
 # Every choice a button can carry in an exercise, by the question it answers.
 CHOICES = {
-    "menu": tuple(e.name for e in PROGRAMME) + ("limit",),
-    "turn": ("said", "pause", "enough", "later", "read", "yes", "not_quite", "first", "second"),
+    "menu": tuple(e.name for e in PROGRAMME) + ("limit", "open"),
+    "turn": (
+        "said",
+        "pause",
+        "enough",
+        "later",
+        "read",
+        "yes",
+        "not_quite",
+        "reached",
+        "not_yet",
+        "stop_for_now",
+        "respond",
+        "another",
+        "not_yet_trust",
+        "me_first",
+        "you_first",
+        "first",
+        "second",
+    ),
     "wait": ("pause",),
     "preview": ("send", "rewrite"),
     "rounds": ("pause", "go_on"),
@@ -69,6 +102,29 @@ HELD_KEPT_FOR = timedelta(days=1)  # "keep for tomorrow": the writer is asked ag
 # Entry points, called by the engine for a linked person ---------------------------------
 
 
+def _titled(entry: Callable[Concatenate[World, P], Outcome]) -> Callable[Concatenate[World, P], Outcome]:
+    """Exercise names per reader: "What it did to me" only for the partner it is about."""
+
+    @functools.wraps(entry)
+    def titled(world: World, /, *args: P.args, **kwargs: P.kwargs) -> Outcome:
+        world, effects = entry(world, *args, **kwargs)
+        return world, [_with_title(world, effect) for effect in effects]
+
+    return titled
+
+
+def _with_title(world: World, effect: Effect) -> Effect:
+    if not isinstance(effect, Say) or effect.to not in ("self", "partner"):
+        return effect
+    if "exercise" not in effect.vars and "done" not in effect.vars and "locked" not in effect.vars:
+        return effect
+    reader = world.me if effect.to == "self" else world.partner
+    hurt = next((p for p in (known(world.me), known(world.partner)) if _is_hurt(p)), None)
+    hurt_name = "" if hurt is None or reader is hurt else hurt.first_name
+    return replace(effect, vars={**effect.vars, "hurt_name": hurt_name})
+
+
+@_titled
 def menu(world: World, now: datetime) -> Outcome:
     run = known(world.couple).run
     if run:
@@ -86,20 +142,27 @@ def menu(world: World, now: datetime) -> Outcome:
             mine=turn_id == known(world.me).user_id,
             paused=run.paused,
         )
-    mine = tuple(e.name for e in PROGRAMME if _may_start(known(world.me), e)) + ("limit",)
+    hurt = _is_hurt(known(world.me))
+    mine = tuple(e.name for e in PROGRAMME if _may_start(world, e))
+    closed = _closed_for_damaged(known(world.couple))
+    extra = ((("open",) if closed else ()) + ("limit",)) if hurt else ()
     suggested = _suggested(known(world.couple))
     return _ask(
         world,
         "me",
         "menu",
-        mine,
+        mine + extra,
         "exercise.menu",
         partner=known(world.partner).first_name,
         suggested=suggested.name if suggested else "",
-        mine=suggested is not None and _may_start(known(world.me), suggested),
+        mine=suggested is not None and _may_start(world, suggested),
+        hurt=hurt,
+        locked=[] if hurt else closed,
+        first_done=_first_done(known(world.couple)),
     )
 
 
+@_titled
 def on_text(world: World, text: str, now: datetime, entry: str = "") -> Outcome:
     """A linked person's text; `entry` names its journal entry (the event's nonce)."""
     me, couple = known(world.me), known(world.couple)
@@ -117,13 +180,23 @@ def on_text(world: World, text: str, now: datetime, entry: str = "") -> Outcome:
     return world, effects
 
 
+@_titled
 def on_edit(world: World, text: str, entry: str = "") -> Outcome:
     """An edit during an exercise is held like any text out of turn: the turns stay as they are."""
     return _hold(world, Record(known(world.me).user_id, text, known(known(world.couple).run).name, entry))
 
 
+@_titled
 def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome:
     couple, run = known(world.couple), known(world.couple).run
+    if (
+        question in ("menu", "limit")
+        and choice in ("limit", "open", *QUESTION_LIMITS)
+        and not _is_hurt(known(world.me))
+    ):
+        return world, [_stale()]  # the daily number of questions, and the order, are hers to set
+    if question == "menu" and choice == "open":
+        return _open_later(world)
     if question == "menu":
         return _choose_limit(world) if choice == "limit" else _begin(world, EXERCISES[choice], now)
     if question == "held":
@@ -149,12 +222,13 @@ def on_press(world: World, question: str, choice: str, now: datetime) -> Outcome
     if question == "rounds":
         return _enter(world, replace(run, text=None), spec.again, now)
     if question == "preview":
-        return _send_draft(world, run, spec, now) if choice == "send" else _rewrite(world, run)
-    if question == "turn" and choice in TURN_BUTTONS.get(spec.kind, ()):
+        return _send_draft(world, run, spec, now) if choice == "send" else _rewrite(world, run, spec)
+    if question == "turn" and choice in _turn_buttons(spec) + (("said",) if spec.kind == "reply" else ()):
         return _turn_button(world, run, spec, choice, now)
     return world, [_stale()]
 
 
+@_titled
 def pause(world: World) -> Outcome:
     run = known(world.couple).run
     if run is None:
@@ -172,8 +246,41 @@ def pause(world: World) -> Outcome:
 # Starting, moving, ending ----------------------------------------------------------------
 
 
-def _may_start(person: Person, exercise: Exercise) -> bool:
-    return exercise.starter == "either" or (person.role is not None and person.role.value == exercise.starter)
+def _may_start(world: World, exercise: Exercise) -> bool:
+    """The hurt partner may begin whatever is hers at any time; for the other, the later ones wait for FIRST."""
+    me, couple = known(world.me), known(world.couple)
+    role = me.role.value if me.role is not None else None
+    opened = exercise.name in couple.opened
+    if exercise.starter not in ("either", role) and not (role == "damaged" and opened):
+        return False
+    return not (role == "damaged" and exercise.later) or opened or _first_done(known(world.couple))
+
+
+def _first_done(couple: Couple) -> bool:
+    return all(name in couple.done for name in FIRST)
+
+
+def _closed_for_damaged(couple: Couple) -> list[str]:
+    """The later exercises the partner who damaged the trust cannot begin yet."""
+    return [
+        name
+        for name in LATER
+        if name not in couple.opened
+        and (not _first_done(couple) or EXERCISES[name].starter not in ("either", "damaged"))
+    ]
+
+
+def _is_hurt(person: Person) -> bool:
+    return person.role is not None and person.role.value == "hurt"
+
+
+def _open_later(world: World) -> Outcome:
+    couple = replace(known(world.couple), opened=tuple(dict.fromkeys((*known(world.couple).opened, *LATER))))
+    world = replace(world, couple=couple)
+    return world, [
+        Say("self", "exercise.opened", {"partner": known(world.partner).first_name}),
+        Say("partner", "exercise.opened_for_you", {"partner": known(world.me).first_name}),
+    ]
 
 
 def _suggested(couple: Couple) -> Exercise | None:
@@ -184,7 +291,7 @@ def _begin(world: World, exercise: Exercise, now: datetime) -> Outcome:
     couple = known(world.couple)
     if couple.run is not None:
         return world, [Say("self", "exercise.busy", {"exercise": couple.run.name})]
-    if not _may_start(known(world.me), exercise):
+    if not _may_start(world, exercise):
         return world, [_stale()]
     today = _local_date(known(world.me), now)
     if exercise.heavy and couple.heavy_on == today:
@@ -201,11 +308,11 @@ def _begin(world: World, exercise: Exercise, now: datetime) -> Outcome:
     run = Run(name=exercise.name, step=exercise.first, starter_id=known(world.me).user_id)
     world = replace(world, couple=couple)
     note = {"exercise": exercise.name, "partner": known(world.me).first_name}
-    world, effects = _enter(world, run, exercise.first, now)
+    world, effects = _enter(world, run, exercise.first, now, fresh=True)
     return world, [Say("self", "exercise.begins", note), Say("partner", "exercise.partner_begins", note), *effects]
 
 
-def _enter(world: World, run: Run, step_name: str | None, now: datetime) -> Outcome:
+def _enter(world: World, run: Run, step_name: str | None, now: datetime, fresh: bool = False) -> Outcome:
     """Move the exercise to a step: hand out what waited for it, and say whose turn it is."""
     exercise = EXERCISES[run.name]
     if step_name is None:
@@ -214,7 +321,7 @@ def _enter(world: World, run: Run, step_name: str | None, now: datetime) -> Outc
     # A choose step picks among the answers of the step before; every other step starts empty.
     run = replace(run, step=step_name, since=now, choices=(), answers=run.answers if spec.kind == "choose" else ())
     effects: list[Effect] = []
-    if spec.kind in ("speak", "say", "write", "ask", "answer"):
+    if spec.kind in ("speak", "say", "write", "ask", "answer", "reply"):
         world, effects = _flush_held(world, _turn_of(world, run, spec))
     if spec.kind == "ask":
         world, run, opened = _reopen_questions(world, run, now)
@@ -222,7 +329,7 @@ def _enter(world: World, run: Run, step_name: str | None, now: datetime) -> Outc
             world, prompts = _prompted(_with_run(world, opened), opened)
             return world, effects + prompts
     world = _with_run(world, run)
-    world, prompts = _prompted(world, run)
+    world, prompts = _prompted(world, run, fresh)
     return world, effects + prompts
 
 
@@ -241,13 +348,13 @@ def _finish(world: World, run: Run, now: datetime) -> Outcome:
     return world, [Say("self", "exercise.done", note), Say("partner", "exercise.done", note), *follow_up, *asked]
 
 
-def _stop(world: World) -> Outcome:
+def _stop(world: World, told: tuple[str, str] = ("exercise.stopped", "exercise.partner_stopped")) -> Outcome:
     run = known(known(world.couple).run)
     world = _clear_partner_menu(_with_run(world, None))
     world, asked = _ask_about_held(world)
     return world, [
-        Say("self", "exercise.stopped", {"exercise": run.name, "partner": known(world.partner).first_name}),
-        Say("partner", "exercise.partner_stopped", {"exercise": run.name, "partner": known(world.me).first_name}),
+        Say("self", told[0], {"exercise": run.name, "partner": known(world.partner).first_name}),
+        Say("partner", told[1], {"exercise": run.name, "partner": known(world.me).first_name}),
         *asked,
     ]
 
@@ -267,9 +374,10 @@ def _write(world: World, run: Run, spec: Spec, record: Record, now: datetime) ->
     me, text, entry = known(world.me), record.text, record.entry
     quote = Say("partner", "partner.says", {"partner": me.first_name, "text": text}, entries=_entries(entry))
     match spec.kind:
-        case "speak":
+        case "speak" | "reply":
+            buttons = ("said", "pause") if spec.kind == "speak" else ("said",)
             world, effects = _ask(
-                world, "me", "turn", ("said", "pause"), "exercise.passed_on", partner=known(world.partner).first_name
+                world, "me", "turn", buttons, "exercise.passed_on", partner=known(world.partner).first_name
             )
             return world, [quote, *effects]
         case "say":
@@ -277,13 +385,13 @@ def _write(world: World, run: Run, spec: Spec, record: Record, now: datetime) ->
             return world, [quote, *effects]
         case "write":
             world = _with_run(world, replace(run, text=text, entry=entry))
-            coach = bool(EXCUSE_WORDS.search(text))
+            coach = bool(EXCUSE_WORDS.get(me.language, EXCUSE_WORDS["en"]).search(text))
             return _ask(
                 world,
                 "me",
                 "preview",
                 ("send", "rewrite"),
-                f"ex.{run.name}.preview",
+                f"ex.{run.name}.{run.step}.preview",
                 text=text,
                 coach=coach,
                 partner=known(world.partner).first_name,
@@ -297,8 +405,9 @@ def _write(world: World, run: Run, spec: Spec, record: Record, now: datetime) ->
                 {"partner": me.first_name, "question": run.text, "text": text},
                 entries=_entries(run.entry, entry),
             )
+            thanks = Say("self", "questions.thanks", {"partner": known(world.partner).first_name})
             world, effects = _enter(world, replace(run, text=None, entry=""), spec.next, now)
-            return world, [answer, *effects]
+            return world, [answer, thanks, *effects]
         case "ask":
             return _ask_question(world, run, spec, text, entry, now)
         case "both":
@@ -383,9 +492,9 @@ def _send_draft(world: World, run: Run, spec: Spec, now: datetime) -> Outcome:
     return _enter(world, run, spec.next, now)
 
 
-def _rewrite(world: World, run: Run) -> Outcome:
+def _rewrite(world: World, run: Run, spec: Spec) -> Outcome:
     world = _with_run(world, replace(run, text=None, entry=""))  # the withdrawn draft stays its writer's
-    return _ask(world, "me", "turn", TURN_BUTTONS["write"], f"ex.{run.name}.rewrite")
+    return _ask(world, "me", "turn", _turn_buttons(spec), f"ex.{run.name}.{run.step}.rewrite")
 
 
 def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime) -> Outcome:
@@ -396,18 +505,37 @@ def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime)
         case "read":
             world, effects = _enter(world, replace(run, text=None), spec.next, now)
             return world, [Say("partner", "exercise.read", {"partner": known(world.me).first_name}), *effects]
-        case "yes":
+        case "yes" | "reached":
+            told = "exercise.heard" if choice == "yes" else "exercise.reached"
             world, effects = _enter(world, replace(run, text=None, round=1), spec.next, now)
-            return world, [Say("partner", "exercise.heard", {"partner": known(world.me).first_name}), *effects]
-        case "not_quite":
+            return world, [Say("partner", told, {"partner": known(world.me).first_name}), *effects]
+        case "not_quite" | "not_yet":
             run = replace(run, round=run.round + 1, text=None)
-            told = Say("partner", "exercise.not_quite", {"partner": known(world.me).first_name})
+            hint = "exercise.not_quite" if choice == "not_quite" else "exercise.not_yet"
+            notice = Say("partner", hint, {"partner": known(world.me).first_name})
             if run.round > ROUNDS_BEFORE_PAUSE_OFFER:
                 world = _with_run(world, replace(run, round=1))
-                world, effects = _ask(world, "me", "rounds", ("pause", "go_on"), "exercise.rounds", partner=partner)
-                return world, [told, *effects]
+                offer: list[Effect] = [
+                    Say("self", "exercise.rounds", {"partner": partner}, _buttons(("pause", "go_on"), "rounds")),
+                    Say(
+                        "partner",
+                        "exercise.rounds",
+                        {"partner": known(world.me).first_name},
+                        _buttons(("pause", "go_on"), "rounds"),
+                    ),
+                ]
+                return _with_menus(world, offer), [notice, *offer]
             world, effects = _enter(world, run, spec.again, now)
-            return world, [told, *effects]
+            return world, [notice, *effects]
+        case "stop_for_now" | "another":
+            return _enter(world, replace(run, text=None), spec.next, now)
+        case "respond":
+            return _enter(world, replace(run, text=None), spec.again, now)
+        case "me_first" | "you_first":
+            speaker = known(world.me) if choice == "me_first" else known(world.partner)
+            return _enter(world, replace(run, starter_id=speaker.user_id), spec.next, now)
+        case "not_yet_trust":
+            return _stop(world, told=("ex.trust.not_yet", "ex.trust.not_yet.partner"))
         case "enough":
             return _finish(world, run, now)
         case "later":
@@ -416,7 +544,9 @@ def _turn_button(world: World, run: Run, spec: Spec, choice: str, now: datetime)
                 promises=(*known(world.couple).promises, Promise(known(run.text), now + timedelta(days=1), run.entry)),
             )
             world = replace(world, couple=couple)
-            world, effects = _enter(world, replace(run, text=None), spec.next, now)
+            after = EXERCISES[run.name].steps[known(spec.next)]
+            then = after.next if after.kind == "breathe" else spec.next  # no answer to take in yet
+            world, effects = _enter(world, replace(run, text=None), then, now)
             reminder = Schedule("self", "promise", now + timedelta(days=1))
             return world, [
                 Say("partner", "questions.later", {"partner": known(world.me).first_name}),
@@ -525,13 +655,20 @@ def held_reminder(world: World) -> Outcome:
 # Prompts -----------------------------------------------------------------------------
 
 
-def _prompted(world: World, run: Run) -> Outcome:
-    effects = _prompt(world, run)
+def _prompted(world: World, run: Run, fresh: bool = False) -> Outcome:
+    effects = _prompt(world, run, fresh)
     return _with_menus(world, effects), effects
 
 
-def _prompt(world: World, run: Run) -> list[Effect]:
-    """Tell the person whose turn it is what to do, and the other that it is not their turn."""
+def _turn_buttons(spec: Spec) -> tuple[str, ...]:
+    return spec.buttons or TURN_BUTTONS[spec.kind]
+
+
+def _prompt(world: World, run: Run, fresh: bool = False) -> list[Effect]:
+    """Tell the person whose turn it is what to do, and the other that it is not their turn.
+
+    `fresh`: the exercise has just begun (the questions exercise says once how questions help).
+    """
     spec = EXERCISES[run.name].steps[run.step]
     key = f"ex.{run.name}.{run.step}" if spec.kind not in ("mirror", "confirm") else f"ex.{spec.kind}"
     turn_id = _turn_of(world, run, spec)
@@ -540,6 +677,8 @@ def _prompt(world: World, run: Run) -> list[Effect]:
         "text": run.text or "",
         "limit": known(world.couple).questions_per_day,
         "round": run.round,
+        "fresh": fresh,
+        "role": str(_person(world, turn_id).role or ""),
     }
     if spec.kind in ("both", "choose"):
         vars |= {"proposals": [a.text for a in run.answers]}
@@ -548,7 +687,7 @@ def _prompt(world: World, run: Run) -> list[Effect]:
                 _side(world, person.user_id),
                 key,
                 vars | {"partner": _other_name(world, person.user_id)},
-                _buttons(TURN_BUTTONS[spec.kind], "turn"),
+                _buttons(_turn_buttons(spec), "turn"),
                 # A choose step shows the proposals, revealed already; a both step's answers stay private.
                 entries=_entries(*(a.entry for a in run.answers)) if spec.kind == "choose" else (),
             )
@@ -560,7 +699,7 @@ def _prompt(world: World, run: Run) -> list[Effect]:
             _side(world, turn_id),
             key,
             vars | {"partner": _name_of(world, other_id)},
-            _buttons(TURN_BUTTONS[spec.kind], "turn"),
+            _buttons(_turn_buttons(spec), "turn", {"partner": _name_of(world, other_id)}),
             entries=_entries(run.entry) if run.text else (),
         ),
         Say(
@@ -572,9 +711,11 @@ def _prompt(world: World, run: Run) -> list[Effect]:
     ]
 
 
-def _buttons(choices: tuple[str, ...], question: str) -> tuple[tuple[Button, ...], ...]:
+def _buttons(
+    choices: tuple[str, ...], question: str, vars: dict[str, object] | None = None
+) -> tuple[tuple[Button, ...], ...]:
     # The menu number is filled in by _with_menus, once it is known whose menu it is.
-    return tuple((Button(f"button.{choice}", f"?{question}:{choice}"),) for choice in choices)
+    return tuple((Button(f"button.{choice}", f"?{question}:{choice}", vars or {}),) for choice in choices)
 
 
 def _with_menus(world: World, effects: list[Effect]) -> World:

@@ -603,7 +603,8 @@ def _therapist_command(world: World, name: str) -> Outcome:
         case "couples":
             return _couples(world)
         case "menu" if _talking(world):
-            return _ask(world, "suggest", QUESTIONS["suggest"], "therapist.suggest", {"couple": _couple_label(world)})
+            vars: dict[str, object] = {"couple": _couple_label(world)}
+            return _ask(world, "suggest", QUESTIONS["suggest"], "therapist.suggest", vars, "button.suggest")
         case "progress" if _talking(world):
             return _progress(world)
         case "leave" if _talking(world):
@@ -634,7 +635,11 @@ def _therapist_press(world: World, data: str, now: datetime) -> Outcome:
     if not _talking(world):
         return _choose(world)
     care, couple = known(world.care), _couple_label(world)
-    if question == "suggest":
+    if question == "suggest":  # a suggestion also opens the exercise for the partner who damaged the trust
+        world = replace(
+            world,
+            couple=replace(known(world.couple), opened=tuple(dict.fromkeys((*known(world.couple).opened, choice)))),
+        )
         return world, [
             Say("couple", "consent.suggestion", {"therapist": care.name, "exercise": choice}),
             Say("self", "therapist.suggested", {"couple": couple, "exercise": choice}),
@@ -709,12 +714,23 @@ def _talking(world: World) -> bool:
 
 
 def _ask(
-    world: World, question: str, choices: tuple[str, ...], key: str, vars: dict[str, object] | None = None
+    world: World,
+    question: str,
+    choices: tuple[str, ...],
+    key: str,
+    vars: dict[str, object] | None = None,
+    label: str = "",
 ) -> Outcome:
-    """A message to `me` with a fresh button menu; only the newest menu's buttons count."""
+    """A message to `me` with a fresh button menu; only the newest menu's buttons count.
+
+    `label`: one label template for every choice (as {{ exercise }}), instead of each choice's own.
+    """
     me = known(world.me)
     menu = me.menu + 1
-    buttons = tuple((Button(f"button.{choice}", f"{menu}:{choice}"),) for choice in choices)
+    buttons = tuple(
+        (Button(label or f"button.{choice}", f"{menu}:{choice}", {"exercise": choice} if label else {}),)
+        for choice in choices
+    )
     world = replace(world, me=replace(me, menu=menu, asking=question))
     return world, [Say("self", key, vars or {}, buttons)]
 

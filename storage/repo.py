@@ -68,7 +68,7 @@ def store_updates(engine: Engine, updates: list[dict], now: datetime, track_offs
         {
             "update_id": u["update_id"],
             "payload": json.dumps(u),
-            "user_id": _sender_id(u),
+            "user_id": sender_id(u),
             "received_at": now,
             "attempts": 0,
         }
@@ -87,7 +87,7 @@ def store_updates(engine: Engine, updates: list[dict], now: datetime, track_offs
         session.commit()
 
 
-def _sender_id(update: dict) -> int | None:
+def sender_id(update: dict) -> int | None:
     for value in update.values():
         if isinstance(value, dict) and isinstance(value.get("from"), dict):
             return value["from"].get("id")

@@ -48,8 +48,10 @@ WEBHOOK_SECRET = "crash-safety-" + secrets.token_hex(8)
 MESSAGES = ("sendMessage", "sendDocument", "sendPhoto")
 GIVE_UP_AFTER = 5  # bot.app.GIVE_UP_AFTER: an update that failed this often is set aside, not handled
 STEP_TIMEOUT = 120.0  # seconds a scripted step may wait for the bot (restarts included)
+PROGRESS_BETWEEN_KILLS = 7  # texts the couples write, at the least, between one kill and the next
 PREFER = ("No", "United Kingdom", "I damaged the trust", "Join", "Yes, that's my partner")  # answers while pairing
 NAMING, SEND, READ, DONE = "Naming what happened", "Send", "I have read it", "This exercise is done"
+STOP_FOR_NOW = "Stop for now"  # after reading, she may answer, or stop for now
 APPRECIATION, ASKED = "Appreciation", "Name one thing you valued in"
 
 
@@ -370,14 +372,15 @@ class Couple:
         await self.press(anna, SEND)
         await self.received(ben, words)
         await self.press(ben, READ)
+        await self.press(ben, STOP_FOR_NOW)
         await until(lambda: any(DONE in t for t in ben.texts()), "the naming exercise to end")
 
     async def appreciation(self) -> tuple[str, str]:
         """Both answer privately, at the same instant; each sees both answers once both are in."""
         anna, ben = self.anna, self.ben
         asked = {p.id: _times(p, ASKED) for p in (anna, ben)}
-        await anna.send("/menu")
-        await self.press(anna, APPRECIATION)
+        await ben.send("/menu")  # the partner whose trust was damaged may begin it before impact
+        await self.press(ben, APPRECIATION)
         for person in (anna, ben):
             await until(lambda p=person: _times(p, ASKED) > asked[p.id], "the appreciation question")
         mine, theirs = await asyncio.gather(self.write(anna, "valued"), self.write(ben, "valued"))
@@ -440,7 +443,16 @@ async def run(
         keep_going.set()
         scripts = [asyncio.create_task(c.follow_script(keep_going, per_phase)) for c in people]
         while figures.kills < kills:
+            # Each kill falls after the couples got on by a few texts, however slow the machine is: the
+            # run always puts enough words at risk to prove something (the test wants more than 50).
+            progress = sum(len(c.written) for c in people) + PROGRESS_BETWEEN_KILLS
             await asyncio.sleep(rng.uniform(0.3, 1.5))
+            await until(
+                lambda progress=progress: (
+                    sum(len(c.written) for c in people) >= progress or any(s.done() for s in scripts)
+                ),
+                "the couples to write on",
+            )
             failed = [s for s in scripts if s.done() and s.exception()]
             if failed:
                 raise failed[0].exception()

@@ -143,6 +143,25 @@ async def test_a_check_in_missed_while_the_bot_was_down_comes_once_the_same_even
     assert not any(CHECK_IN in r.text for r in anna.take())  # 00:30 Thursday: skipped, not sent late
 
 
+async def test_a_typed_morning_time_brings_the_check_in_in_the_morning_and_a_night_time_is_refused(herstel):
+    anna, ben = await linked_couple(herstel)  # Amsterdam, Monday 2 March
+    await anna.send("/settings")
+    await herstel.settle()
+    await anna.press("Check-in time")
+    await herstel.settle()
+    await anna.send("23.30")
+    await herstel.settle()
+    assert "quiet hours" in anna.last.text
+    await anna.send("8.15")
+    await herstel.settle()
+    assert "Every day at 08:15 (Amsterdam time)" in anna.last.text
+    anna.take()
+    await at(herstel, datetime(2026, 3, 3, 7, 14, tzinfo=UTC))
+    assert not any(CHECK_IN in r.text for r in anna.take())
+    await at(herstel, datetime(2026, 3, 3, 7, 15, tzinfo=UTC))  # 08:15 in Amsterdam
+    assert any(CHECK_IN in r.text for r in anna.take())
+
+
 async def test_pause_stops_check_ins_for_the_days_chosen(herstel):
     anna, ben = await linked_couple(herstel)
     await anna.send("/pause")

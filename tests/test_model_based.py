@@ -36,7 +36,8 @@ _texts = Texts(bot_username="HerstelTestBot")
 # Buttons of the programme a partner may press. Not "rewrite" and not "stop": those drop a draft
 # or an exercise's private answers by design, which is not what this test is about.
 PRESSABLE = {
-    _texts.render("en", f"button.{choice}")
+    _texts.render("en", f"button.{choice}", partner=partner)  # "Ben goes first": a label may name the partner
+    for partner in ("Anna", "Ben")
     for question in ("menu", "turn", "wait", "preview", "rounds", "running")
     for choice in programme.CHOICES[question]
     if choice not in ("rewrite", "stop", "limit")

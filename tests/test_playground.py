@@ -286,7 +286,8 @@ JOURNEY = {
         "send": "Send",
         "read": "I have read it",
         "impact": "What it did to me",
-        "said": "I've said what I need for now",
+        "said": "That's all for now",
+        "stop_for_now": "Stop for now",
         "yes": "Yes, that's it",
         "check_in": "A moment for yourself.",
         "heard": "Ben feels heard",
@@ -297,11 +298,12 @@ JOURNEY = {
     "nl": {
         "elsewhere": "Ergens anders",
         "time": "20.00",
-        "naming": "Uitspreken wat er gebeurde",
+        "naming": "Zeggen wat ik heb gedaan",
         "send": "Versturen",
         "read": "Ik heb het gelezen",
         "impact": "Wat het met mij deed",
         "said": "Dit was het voor nu",
+        "stop_for_now": "Stoppen voor nu",
         "yes": "Ja, zo is het",
         "check_in": "Even een moment voor jezelf.",
         "heard": "Ben voelt zich gehoord",
@@ -337,6 +339,7 @@ async def test_a_couple_names_mirrors_and_gets_their_check_in_by_clicking(page, 
     await press(anna, say["send"])
     await expect(ben.locator(".bubble.bot").last).to_contain_text(say["named"])
     await press(ben, say["read"])
+    await press(ben, say["stop_for_now"])  # he may answer; not now
 
     await page.get_by_role("button", name="To tomorrow 20:00").click()  # a new evening: check-ins arrive
     for chat in (anna, ben):

@@ -75,7 +75,7 @@ async def test_delete_erases_every_row_about_the_person_and_dissolves_the_couple
     anna, ben = await linked_with_history(herstel, language)
     await anna.send("/menu")
     await herstel.settle()
-    await anna.press("Naming what happened" if language == "en" else "Uitspreken wat er gebeurde")
+    await anna.press("Naming what happened" if language == "en" else "Zeggen wat ik heb gedaan")
     await anna.send("A draft about the hotel")
     await anna.send("/delete")
     await herstel.settle()

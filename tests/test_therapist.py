@@ -103,7 +103,7 @@ def test_the_therapist_joins_only_when_both_allow():
     request(stage)
     stage.press("Anna", "allow")
     assert stage.care_of().status is CareStatus.REQUESTED
-    assert "joins once Ben has allowed it too" in stage.last("Anna")
+    assert "will join once Ben has allowed it too" in stage.last("Anna")
     assert stage.inbox["Marieke"][-1].text.startswith("Thank you. Both partners")  # nothing new for her
     stage.press("Ben", "allow")
     assert stage.care_of().status is CareStatus.ACTIVE
@@ -205,8 +205,8 @@ def test_one_no_keeps_the_history_between_the_partners():
 def test_what_the_therapist_receives_carries_the_couples_name_and_no_private_answers():
     stage = CareStage.with_couples()
     with_therapist(stage)
-    stage.command("Ben", "menu")
-    stage.press("Ben", "safety")
+    stage.command("Anna", "menu")
+    stage.press("Anna", "safety")
     stage.write("Ben", "At lunch.")  # a private answer: not shown to anyone yet
     assert not any("At lunch." in m.text for m in stage.inbox["Marieke"] + stage.inbox["Anna"])
     stage.write("Anna", "When the kids laughed.")  # now both see both, and so does the therapist
@@ -214,7 +214,7 @@ def test_what_the_therapist_receives_carries_the_couples_name_and_no_private_ans
     assert revealed.startswith("New message.\n<b>Anna &amp; Ben</b> · Sharing again")
     assert "At lunch." in revealed and "When the kids laughed." in revealed
     stage.command("Anna", "pause")
-    assert "Anna asked for a time-out." in stage.last("Marieke")
+    assert "Anna asked for a break." in stage.last("Marieke")
     stage.write("Anna", "Something I only say to Ben.")  # held while paused: reaches nobody yet
     assert "Something I only say" not in stage.received("Marieke")
 
@@ -307,8 +307,8 @@ def test_a_therapist_never_writes_into_an_exercise_turn_or_acts_as_a_partner():
     for command in ("pause", "menu"):
         stage.command("Marieke", command)
         assert stage.couples["c1"] == before
-    stage.press("Marieke", "naming")  # the therapist's /menu only suggests
-    assert stage.couples["c1"] == before
+    stage.press("Marieke", "naming")  # the therapist's /menu only suggests (and opens it for the partner)
+    assert replace(stage.couples["c1"], opened=()) == before
     assert stage.person("Marieke").phase is Phase.THERAPIST and stage.person("Marieke").couple_id == "c1"
     assert all(m != stage.names["Marieke"][0] for m in stage.couples["c1"].member_ids)
 

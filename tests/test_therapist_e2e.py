@@ -25,7 +25,7 @@ TH = {
         "share": "Yes, share it",
         "keep": "Keep it between us",
         "joined": "have both allowed you",
-        "waiting_for": "joins once",
+        "waiting_for": "will join once",
         "not_confirmed": "did not confirm your request",
         "from_therapist": "From your therapist",
         "not_ours": "Not our therapist",
@@ -36,7 +36,7 @@ TH = {
         "sent": "Sent to",
         "suggests": "suggests an exercise",
         "remove": "Remove the therapist",
-        "removed": "have ended your access",
+        "removed": "You no longer follow",
         "removed_partner": "has removed",
         "used": "already been used",
         "choose": "Who would you like to talk to?",
@@ -72,12 +72,12 @@ TH = {
         "sent": "Verstuurd naar",
         "suggests": "stelt een oefening voor",
         "remove": "Therapeut weghalen",
-        "removed": "hebben je toegang tot hun gesprek beëindigd",
+        "removed": "Je leest niet meer mee bij",
         "removed_partner": "heeft Marieke de Vries weggehaald",
         "used": "al gebruikt",
         "choose": "Met wie wil je praten?",
         "no_couples": "bij geen enkel stel mee",
-        "couple_name": "Uitspreken wat er gebeurde",
+        "couple_name": "Uitspreken wat er is gebeurd",
         "practice_name": "Praktijk De Linde",
         "shared": "Jullie zeiden allebei ja.",
         "message": "Neem deze week de tijd die je nodig hebt.",
@@ -139,6 +139,7 @@ async def test_a_therapist_joins_with_both_consents_reads_shared_history_writes_
         (anna, "write", say["naming_text"]),
         (anna, "press", say["send"]),
         (ben, "press", say["read"]),
+        (ben, "press", say["stop_for_now"]),  # he may answer, or stop for now
     )
     herstel.clock.advance(hours=1)
 
@@ -191,16 +192,16 @@ async def test_a_therapist_joins_with_both_consents_reads_shared_history_writes_
     assert th["suggests"] in anna.last.text and th["suggests"] in ben.last.text
     await act(herstel, (ben, "press", say["said"]), (anna, "write", say["mirror"]))
     assert say["mirror"] in ben.texts()[-1] and say["mirror"] in marieke.last.text
-    await act(herstel, (ben, "press", say["yes"]))  # now Anna tells
+    await act(herstel, (ben, "press", say["yes"]))  # now Anna responds to his pain
 
     # Ben removes the therapist, alone; from then on nothing reaches her.
     await act(herstel, (ben, "write", "/therapist"), (ben, "press", th["remove"]))
     assert th["removed"] in marieke.last.text and th["removed_partner"] in anna.last.text
     seen = len(marieke.inbox)
-    await act(herstel, (anna, "write", say["back"]), (marieke, "write", "Hello?"))
+    await act(herstel, (anna, "write", say["respond"]), (anna, "press", say["send"]), (marieke, "write", "Hello?"))
     assert all("Hello?" not in t for t in anna.texts() + ben.texts())
-    assert say["back"] in ben.last.text
-    assert not any(say["back"] in r.text for r in marieke.inbox[seen:])
+    assert say["respond"] in ben.last.text
+    assert not any(say["respond"] in r.text for r in marieke.inbox[seen:])
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])

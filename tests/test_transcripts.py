@@ -8,10 +8,12 @@ HERSTEL_WRITE_TRANSCRIPTS=1 python -m pytest tests/test_transcripts.py
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
+from dialogues.model import Due
 from tests.stage import Stage
 from tests.therapist_stage import CareStage
 
@@ -47,35 +49,50 @@ def naming(s: Stage, say) -> None:
     s.write(
         "Ben",
         say(
-            "I had an affair for six months and lied to you about it. It was my choice.",
-            "Ik had een half jaar een verhouding en loog daarover tegen je. Het was mijn keuze.",
+            "I had an affair for six months and lied to you about it. It was my choice, not because of you. "
+            "I see how much it hurt you, and I am sorry.",
+            "Ik had een half jaar een verhouding en loog daarover tegen je. Het was mijn keuze, het lag niet aan jou. "
+            "Ik zie hoeveel pijn het je heeft gedaan, en het spijt me.",
         ),
     )
     s.press("Ben", "send")
     s.press("Anna", "read")
+    s.write("Anna", say("I needed to hear you say it was not me.", "Ik moest horen dat het niet aan mij lag."))
+    s.press("Anna", "said")
 
 
 def impact(s: Stage, say) -> None:
     s.command("Anna", "menu")
     s.press("Anna", "impact")
     s.write("Anna", say("I can't sleep. I check your phone.", "Ik slaap niet. Ik controleer je telefoon."))
+    s.write(
+        "Anna", say("And I keep wondering what was wrong with me.", "En ik vraag me steeds af wat er mis was met mij.")
+    )
     s.press("Anna", "said")
     s.write(
         "Ben",
         say(
-            "What I hear you saying is that you can't rest anymore.",
-            "Wat ik je hoor zeggen is dat je geen rust meer hebt.",
+            "What I hear you saying is that you can't rest anymore, and that you doubt yourself.",
+            "Wat ik je hoor zeggen is dat je geen rust meer hebt, en dat je aan jezelf twijfelt.",
         ),
     )
     s.press("Anna", "yes")
+    s.write("Ben", say("I'm sorry if you felt that way.", "Sorry als je je zo voelde."))
+    s.press("Ben", "rewrite")
     s.write(
-        "Ben", say("I feel ashamed when I see what I did to you.", "Ik schaam me als ik zie wat ik je heb aangedaan.")
+        "Ben", say("I see that I took your rest away. I am sorry.", "Ik zie dat ik je rust heb afgepakt. Het spijt me.")
     )
-    s.press("Ben", "said")
+    s.press("Ben", "send")
+    s.press("Anna", "not_yet")
     s.write(
-        "Anna", say("What I hear you saying is that you are ashamed.", "Wat ik je hoor zeggen is dat je je schaamt.")
+        "Ben",
+        say(
+            "I made you doubt yourself, when the choice was mine. I am so sorry I did that to you.",
+            "Door mij ben je aan jezelf gaan twijfelen, terwijl het mijn keuze was. Het spijt me zo dat ik je dat heb aangedaan.",
+        ),
     )
-    s.press("Ben", "yes")
+    s.press("Ben", "send")
+    s.press("Anna", "reached")
 
 
 def three_rounds(s: Stage, say) -> None:
@@ -86,10 +103,11 @@ def three_rounds(s: Stage, say) -> None:
         s.press("Anna", "said")
         s.write("Ben", say("You are fine now?", "Het gaat nu wel weer?"))
         s.press("Anna", "not_quite")
-    s.press("Anna", "pause")
+    s.press("Ben", "pause")
 
 
 def questions(s: Stage, say) -> None:
+    s.command("Ben", "menu")  # the daily number of questions is not his to set
     s.command("Anna", "menu")
     s.press("Anna", "limit")
     s.press("Anna", "2")
@@ -97,6 +115,12 @@ def questions(s: Stage, say) -> None:
     s.press("Anna", "questions")
     s.write("Anna", say("Did you love her?", "Hield je van haar?"))
     s.write("Ben", say("No. I loved the attention.", "Nee. Ik hield van de aandacht."))
+    s.press("Anna", "respond")
+    s.write(
+        "Anna",
+        say("That hurts to read. But I'm glad you said it.", "Dat doet pijn om te lezen. Maar goed dat je het zegt."),
+    )
+    s.press("Anna", "said")
     s.write("Anna", say("Where did you meet?", "Waar zagen jullie elkaar?"))
     s.press("Ben", "later")
     s.write("Anna", say("Was it in our home?", "Was het in ons huis?"))
@@ -105,15 +129,89 @@ def questions(s: Stage, say) -> None:
     s.command("Anna", "menu")
     s.press("Anna", "questions")
     s.write("Ben", say("At a hotel near my work.", "In een hotel bij mijn werk."))
+    s.press("Anna", "another")
     s.write("Ben", say("No. Never in our home.", "Nee. Nooit in ons huis."))
     s.press("Anna", "enough")
 
 
-def safety(s: Stage, say) -> None:
+def meaning(s: Stage, say) -> None:
+    for done in ("room", "naming", "impact"):  # meaning comes after grief, naming and impact
+        s.couple = replace(s.couple, done=(*s.couple.done, done))
+    s.command("Ben", "menu")  # after room, naming and impact, meaning is still hers to begin
+    s.command("Anna", "menu")
+    s.press("Anna", "meaning")
+    s.write(
+        "Anna",
+        say(
+            "We stopped talking after the baby came. I felt alone in it.",
+            "We praatten niet meer sinds de baby er was. Ik voelde me er alleen in.",
+        ),
+    )
+    s.write(
+        "Ben",
+        say(
+            "I stopped telling you when work went badly. I thought you had enough on your plate.",
+            "Ik vertelde je niet meer wanneer het slecht ging op mijn werk. Ik dacht dat je al genoeg had.",
+        ),
+    )
+    s.press("Anna", "me_first")
+    s.write("Anna", say("I missed you long before I knew.", "Ik miste je al lang voordat ik het wist."))
+    s.press("Anna", "said")
+    s.write(
+        "Ben",
+        say(
+            "What I hear you saying is that you missed me, and were alone with it, long before.",
+            "Wat ik je hoor zeggen is dat je mij al lang miste, en dat je daar alleen mee was.",
+        ),
+    )
+    s.press("Anna", "yes")
+
+
+def locked_menu(s: Stage, say) -> None:
+    s.command("Ben", "menu")
+    s.press("Ben", "naming")
+    s.command("Ben", "menu")
+    s.press("Ben", "stop")
+    s.command("Anna", "menu")
+    s.press("Anna", "open")
     s.command("Ben", "menu")
     s.press("Ben", "safety")
+    s.write("Ben", say("When I saw the photo of us in the hall.", "Toen ik de foto van ons in de gang zag."))
+    s.write("Anna", say("When I heard our song on the radio.", "Toen ik ons liedje op de radio hoorde."))
+    s.press("Anna", "me_first")
+    s.write("Anna", say("I miss how we used to laugh.", "Ik mis hoe we vroeger lachten."))
+    s.press("Anna", "said")
+    s.write(
+        "Ben",
+        say(
+            "What I hear you saying is that you miss our laughter.",
+            "Wat ik je hoor zeggen is dat je ons lachen mist.",
+        ),
+    )
+    s.press("Anna", "yes")
+
+
+def morning_checkin(s: Stage, say) -> None:
+    s.command("Anna", "settings")
+    s.press("Anna", "time")
+    s.write("Anna", "23.00")  # in the quiet hours: explained, and not taken
+    s.write("Anna", "7.30")  # so is half past seven (quiet until 08:00)
+    s.write("Anna", "830")  # not a time I can read
+    s.write("Anna", "8.30")
+    s.later(hours=12, minutes=30)  # Tuesday, 08:30 in Amsterdam
+    anna = s.sender("Anna")
+    s.lines.append("(the check-in is due)")
+    s.act(Due(anna, "checkin", due_at=s.now))
+    s.press("Anna", "2026-03-03:4")  # 4 · fairly good
+    s.press("Anna", "no_word")
+
+
+def safety(s: Stage, say) -> None:
+    s.command("Anna", "menu")
+    s.press("Anna", "safety")
     s.write("Ben", say("At lunch, when I saw your favourite cake.", "Bij de lunch, toen ik jouw lievelingstaart zag."))
     s.write("Anna", say("When the kids laughed at dinner.", "Toen de kinderen lachten bij het eten."))
+    s.press("Anna", "you_first")  # she chooses who speaks first: today, Ben
     s.write("Ben", say("I am scared you will leave.", "Ik ben bang dat je weggaat."))
     s.press("Ben", "said")
     s.write(
@@ -129,6 +227,10 @@ def safety(s: Stage, say) -> None:
 def trust(s: Stage, say) -> None:
     s.command("Anna", "menu")
     s.press("Anna", "trust")
+    s.press("Anna", "not_yet_trust")
+    s.later(days=2)
+    s.command("Anna", "menu")
+    s.press("Anna", "trust")
     s.write("Anna", say("I will not check your phone this week.", "Ik kijk deze week niet in je telefoon."))
     s.write(
         "Ben",
@@ -137,6 +239,8 @@ def trust(s: Stage, say) -> None:
             "Ik vertel je waar ik ben, zonder dat je het hoeft te vragen.",
         ),
     )
+    s.write("Anna", say("That would help me. Thank you.", "Dat zou me helpen. Dank je."))
+    s.press("Anna", "said")
 
 
 def reconnection(s: Stage, say) -> None:
@@ -144,8 +248,8 @@ def reconnection(s: Stage, say) -> None:
     s.press("Anna", "appreciation")
     s.write("Anna", say("You made me tea without asking.", "Je zette thee voor me zonder dat ik het vroeg."))
     s.write("Ben", say("You laughed at my joke.", "Je lachte om mijn grap."))
-    s.command("Ben", "menu")
-    s.press("Ben", "plan")
+    s.command("Anna", "menu")
+    s.press("Anna", "plan")
     s.write("Ben", say("A walk on the beach on Sunday.", "Zondag een strandwandeling."))
     s.write("Anna", say("Cooking together on Friday.", "Vrijdag samen koken."))
     s.press("Anna", "first")
@@ -221,12 +325,15 @@ SCENARIOS = {
         impact,
         three_rounds,
         questions,
+        meaning,
         safety,
         trust,
         reconnection,
         pause_and_pacing,
         held_choice,
         held_not_sent,
+        locked_menu,
+        morning_checkin,
     )
 }
 
