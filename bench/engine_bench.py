@@ -41,6 +41,8 @@ class _Store:
             other = couple.member_ids[1] if couple.member_ids[0] == user_id else couple.member_ids[0]
         elif invite and invite.inviter_id != user_id:
             other = invite.inviter_id
+        elif invite:
+            other = invite.joiner_id
         return World(me=me, partner=self.people.get(other), couple=couple, invite=invite)
 
     def save(self, world: World) -> None:
@@ -96,6 +98,7 @@ def record(couples: int = 8, free_messages: int = 8) -> list[tuple[World, object
         for _ in range(4):
             press(b, "safe")
         press(b, "join")
+        press(a, "is_partner")
         kind_of_couple = "naming" if n % 4 < 2 else "impact"
         script = Script(kind_of_couple, language)
         steps = len(SCRIPTS[kind_of_couple])

@@ -37,7 +37,8 @@ def to_event(update: Update, default_language: str, nonce: str) -> Event | None:
     chat = update.effective_chat
     if user is None or chat is None or user.is_bot:
         return None
-    sender = Sender(user.id, user.first_name or "", language_for(user.language_code, default_language))
+    language = language_for(user.language_code, default_language)
+    sender = Sender(user.id, user.first_name or "", language, user.last_name or "", user.username or "")
     if chat.type != Chat.PRIVATE:
         return _group_event(update, sender, nonce)
     if update.callback_query:

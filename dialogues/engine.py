@@ -35,6 +35,7 @@ from dialogues.model import (
     Record,
     Role,
     Say,
+    Schedule,
     Start,
     Text,
     Toast,
@@ -58,6 +59,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "rescreen": ("rescreen",),
     "role": (Role.DAMAGED.value, Role.HURT.value),
     "join": ("join", "decline"),
+    "joiner": ("is_partner", "not_partner"),  # the inviter: is who opened the link their partner?
     "leave": ("leave", "stay"),
     "language": LANGUAGES,
     **programme.CHOICES,
@@ -134,6 +136,8 @@ def _step(world: World, event: Event, now: datetime) -> Step:
             return _on_edited(world, event)
         case Unsupported():
             return _on_unsupported(world)
+        case Due(kind="join"):
+            return _join_wait_over(world, now)
         case Due(kind="held"):
             return programme.held_reminder(world)
         case Due():
@@ -162,7 +166,9 @@ def _on_start(world: World, event: Start, now: datetime) -> Step:
                 return world, [Say("self", "link.already_linked", {"partner": known(world.partner).first_name})]
             return world, [Say("self", "status.linked", {"partner": known(world.partner).first_name})]
         case Phase.INVITING if not payload:
-            return world, [Say("self", "status.inviting", {"token": me.invite_token})]
+            if _open_invite(world) and now - known(world.invite).created_at > INVITE_LIFETIME:
+                return _renew_invite(world, event.nonce, now, "invite.renewed")
+            return _inviting(world)
         case Phase.JOINING if not payload:
             return _offer_join(world, now)
     if payload:
@@ -188,8 +194,8 @@ def _why_invite_unusable(world: World, now: datetime) -> str | None:
         return "link.unknown"
     if invite.inviter_id == known(world.me).user_id:
         return "link.own"
-    if invite.used_at is not None:
-        return "link.used"
+    if invite.used_at is not None or invite.joiner_id not in (None, known(world.me).user_id):
+        return "link.used"  # a second person opening a link while the first waits is refused too
     inviter = world.partner
     if inviter is None or inviter.phase is Phase.LINKED or inviter.invite_token != invite.token:
         return "link.complete"
@@ -208,6 +214,8 @@ def _offer_join(world: World, now: datetime) -> Step:
         world = replace(world, me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, invite_token=None))
         return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
     invite = known(world.invite)
+    if invite.joiner_id == known(world.me).user_id:
+        return world, [Say("self", "join.waiting", {"partner": known(world.partner).first_name})]
     return _ask(
         world,
         "self",
@@ -246,7 +254,9 @@ def _on_press(world: World, event: Press, now: datetime) -> Step:
         case "role":
             return _make_invite(world, Role(choice), event.nonce, now)
         case "join":
-            return _join(world, now, event.nonce) if choice == "join" else _decline_join(world)
+            return _join(world, event, now) if choice == "join" else _decline_join(world)
+        case "joiner":
+            return _answer_joiner(world, choice == "is_partner", event.nonce, now)
         case "leave":
             return _leave(world, now) if choice == "leave" else (world, [Say("self", "leave.stayed")])
     if question == "settings" and choice == "country":
@@ -296,27 +306,121 @@ def _make_invite(world: World, role: Role, nonce: str, now: datetime) -> Step:
     ]
 
 
-def _join(world: World, now: datetime, nonce: str) -> Step:
+def _join(world: World, event: Press, now: datetime) -> Step:
+    """The joiner said yes: they wait, and the inviter is asked whether this is their partner."""
     if known(world.me).phase is not Phase.JOINING:
         return world, [Toast("press.stale")]
     refusal = _why_invite_unusable(world, now)
     if refusal:
         world = replace(world, me=replace(known(world.me), phase=Phase.CHOOSING_ROLE, invite_token=None))
         return world, [Say("self", refusal, {"partner": _inviter_name(world)})]
-    invite, inviter, me = known(world.invite), known(world.partner), known(world.me)
-    couple = Couple(id=nonce, member_ids=(inviter.user_id, me.user_id), started_at=now)
+    sender = event.sender
+    invite = replace(
+        known(world.invite), joiner_id=sender.user_id, joiner_name=sender.full_name, joiner_username=sender.username
+    )
+    world, asked = _ask_about_joiner(replace(world, invite=invite), "partner")
+    return world, [
+        Say("self", "join.waiting", {"partner": known(world.partner).first_name}),
+        *asked,
+        Schedule("self", "join", invite.created_at + INVITE_LIFETIME),  # the wait ends with the link
+    ]
+
+
+def _ask_about_joiner(world: World, to: Recipient) -> Step:
+    invite = known(world.invite)
+    return _ask(world, to, "joiner", "join.ask", {"name": invite.joiner_name, "username": invite.joiner_username})
+
+
+def _open_invite(world: World) -> bool:
+    """Whether the inviter's own link is loaded and not yet used or voided."""
+    invite = world.invite
+    return invite is not None and invite.token == known(world.me).invite_token and invite.used_at is None
+
+
+def _inviting(world: World) -> Step:
+    """An inviter asked again: the open question about who joined, or their link."""
+    if _open_invite(world) and known(world.invite).joiner_id is not None:
+        return _ask_about_joiner(world, "self")
+    return world, [Say("self", "status.inviting", {"token": known(world.me).invite_token})]
+
+
+def _answer_joiner(world: World, is_partner: bool, nonce: str, now: datetime) -> Step:
+    """The inviter says whether who opened their link is their partner; only a yes links them."""
+    me, joiner = known(world.me), world.partner
+    if me.phase is not Phase.INVITING or not _open_invite(world):
+        return world, [Toast("press.stale")]
+    invite = known(world.invite)
+    if (
+        invite.joiner_id is None
+        or joiner is None
+        or joiner.user_id != invite.joiner_id
+        or joiner.phase is not Phase.JOINING
+        or joiner.invite_token != invite.token
+    ):
+        return _renew_invite(world, nonce, now, "join.gone")  # they left, or erased their data, meanwhile
+    if now - invite.created_at > INVITE_LIFETIME:
+        world, effects = _renew_invite(world, nonce, now, "invite.renewed")
+        return _release_joiner(world, "join.wait_over", effects)
+    if not is_partner:
+        world, effects = _renew_invite(world, nonce, now, "join.refused_inviter")
+        return _release_joiner(world, "join.refused", effects)
+    couple = Couple(id=nonce, member_ids=(me.user_id, joiner.user_id), started_at=now)
     world = World(
-        me=replace(me, role=invite.inviter_role.other, phase=Phase.LINKED, couple_id=couple.id, invite_token=None),
-        partner=replace(inviter, phase=Phase.LINKED, couple_id=couple.id, invite_token=None),
+        me=replace(me, phase=Phase.LINKED, couple_id=couple.id, invite_token=None),
+        partner=replace(
+            joiner,
+            phase=Phase.LINKED,
+            couple_id=couple.id,
+            invite_token=None,
+            role=invite.inviter_role.other,
+            asking=None,
+        ),
         couple=couple,
         invite=replace(invite, used_at=now),
     )
     world, setup = daily.after_linking(world, now)
     return world, [
-        Say("self", "linked", {"partner": inviter.first_name}),
+        Say("self", "linked", {"partner": joiner.first_name}),
         Say("partner", "linked", {"partner": me.first_name}),
         *setup,
     ]
+
+
+def _renew_invite(world: World, nonce: str, now: datetime, key: str) -> Step:
+    """Void the inviter's link (forgetting who opened it) and give them a fresh one at once."""
+    me, old = known(world.me), known(world.invite)
+    fresh = Invite(token=nonce, inviter_id=me.user_id, inviter_role=old.inviter_role, created_at=now)
+    voided = replace(old, used_at=old.used_at or now, joiner_id=None, joiner_name="", joiner_username="")
+    world = replace(world, me=replace(me, invite_token=fresh.token, asking=None), invite=fresh, voided=voided)
+    return world, [Say("self", key), Say("self", "invite.forward", {"name": me.first_name, "token": fresh.token})]
+
+
+def _release_joiner(world: World, key: str, effects: list[Effect]) -> Step:
+    """The one who waited is told, kindly and no more, that the link cannot be used."""
+    partner = replace(known(world.partner), phase=Phase.CHOOSING_ROLE, invite_token=None, asking=None)
+    return replace(world, partner=partner), [*effects, Say("partner", key)]
+
+
+def _join_wait_over(world: World, now: datetime) -> Step:
+    """The link ran out while its joiner waited: both hear it, and nobody is linked."""
+    me, invite = known(world.me), world.invite
+    if (
+        me.phase is not Phase.JOINING
+        or invite is None
+        or invite.joiner_id != me.user_id
+        or invite.used_at is not None
+        or now - invite.created_at <= INVITE_LIFETIME
+    ):
+        return world, []
+    invite = replace(invite, joiner_id=None, joiner_name="", joiner_username="")
+    world = replace(world, me=replace(me, phase=Phase.CHOOSING_ROLE, invite_token=None, asking=None), invite=invite)
+    effects: list[Effect] = [Say("self", "join.wait_over")]
+    inviter = world.partner
+    if inviter is not None and inviter.phase is Phase.INVITING and inviter.invite_token == invite.token:
+        if inviter.asking == "joiner":
+            world = replace(world, partner=replace(inviter, asking=None))
+        effects.append(Say("partner", "invite.expired"))
+    return world, effects
 
 
 def _decline_join(world: World) -> Step:
@@ -491,7 +595,7 @@ def _resume(world: World, now: datetime) -> Step:
         case Phase.CHOOSING_ROLE:
             return _ask(world, "self", "role", "role.choose")
         case Phase.INVITING:
-            return world, [Say("self", "status.inviting", {"token": me.invite_token})]
+            return _inviting(world)
         case Phase.JOINING:
             return _offer_join(world, now)
         case Phase.LINKED:

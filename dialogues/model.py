@@ -71,7 +71,12 @@ class Invite:
     inviter_id: int
     inviter_role: Role
     created_at: datetime
-    used_at: datetime | None = None
+    used_at: datetime | None = None  # linked, or voided by the inviter
+    # Whoever pressed "join": they wait until the inviter says this is their partner. Their Telegram
+    # account as the inviter is shown it (names anyone can set; the username is unique).
+    joiner_id: int | None = None
+    joiner_name: str = ""
+    joiner_username: str = ""
 
 
 @dataclass(frozen=True)
@@ -171,6 +176,7 @@ class World:
     partner: Person | None = None
     couple: Couple | None = None
     invite: Invite | None = None
+    voided: Invite | None = None  # an invite the inviter just refused; saved beside the fresh one
     # The couple's therapist (dialogues/therapist.py). For a partner's event: `care` is the
     # couple's open request or active therapist, `therapist` that therapist. For a therapist's
     # own event (or a therapist link being opened): `care` and `couple` are the couple they talk
@@ -189,6 +195,12 @@ class Sender:
     user_id: int
     first_name: str
     language: str  # "en" or "nl", already chosen from Telegram's language_code
+    last_name: str = ""
+    username: str = ""  # without the @; empty when the account has none
+
+    @property
+    def full_name(self) -> str:
+        return f"{self.first_name} {self.last_name}".strip()
 
 
 @dataclass(frozen=True)
@@ -408,6 +420,9 @@ class Care:
     name: str | None = None  # as the therapist gave it
     practice: str | None = None
     register: str | None = None  # professional register number, as given; not verified
+    # The Telegram account that opened the link, as the partners are shown it.
+    account_name: str = ""
+    account_username: str = ""
     asked_at: datetime | None = None  # when both partners were asked for consent
     allowed_by: tuple[int, ...] = ()  # partners who allowed the therapist to join
     joined_at: datetime | None = None

@@ -7,11 +7,13 @@ The flow, and who may do what:
 2. Whoever opens it first (never one of the couple's partners, never someone linked as a partner)
    is bound to it and becomes a therapist: name, practice, optionally a register number. The
    safety screen is for partners and is not asked.
-3. Both partners get the same consent request (buttons `care:<care id>:allow|refuse`, tied to
+3. Both partners get the same consent request, with the Telegram account that opened the link
+   beside the details the therapist typed (buttons `care:<care id>:allow|refuse|not_ours`, tied to
    this request, not to a menu, so exercise menus never make them stale). The therapist joins
    when both allowed; one refusal closes it, and the therapist hears only that the couple did
-   not confirm. Requests expire 7 days after the link was made, or after the partners were
-   asked. Until both allowed, no message to the therapist names the couple.
+   not confirm. "Not our therapist" (either partner, even after allowing) closes it the same way
+   and asks the partner who made the link to check with their therapist. Requests expire 7 days
+   after the link was made, or after the partners were asked. Until both allowed, no message to the therapist names the couple.
 4. Joining asks each partner, separately, whether what they wrote before may be shared
    (`care:<id>:share_history|keep_history`); only if both agree the shell sends it as a file.
 5. From joining on, `after_step` passes on to the therapist what the partners receive in the
@@ -42,6 +44,7 @@ from dialogues.model import (
     Press,
     Record,
     Say,
+    Sender,
     ShareHistory,
     Start,
     Text,
@@ -69,7 +72,7 @@ QUESTIONS: dict[str, tuple[str, ...]] = {
     "care_leave": ("leave_couple", "keep_following"),
     "couples": (),  # a couple's id, checked against the couples this therapist follows
 }
-CONSENT_CHOICES = ("allow", "refuse", "share_history", "keep_history")
+CONSENT_CHOICES = ("allow", "refuse", "not_ours", "share_history", "keep_history")
 
 
 @dataclass(frozen=True)
@@ -143,7 +146,7 @@ def _menu_shaped(data: str) -> bool:
 def on_event(world: World, event: Event, now: datetime) -> Outcome:
     me = known(world.me)
     if isinstance(event, Start) and event.payload and event.payload.startswith(LINK_PREFIX):
-        return _open_link(world, event.payload.removeprefix(LINK_PREFIX), now)
+        return _open_link(world, event.payload.removeprefix(LINK_PREFIX), event.sender, now)
     if isinstance(event, Press) and event.data.startswith(PRESS_PREFIX):
         return _consent_press(world, event.data, now)
     if me.phase is Phase.THERAPIST:
@@ -314,9 +317,11 @@ def _consent_press(world: World, data: str, now: datetime) -> Outcome:
     if care.status is CareStatus.REQUESTED and _expired(care, now):
         world, told = _expire(world, now)
         return world, [*told, Say("self", "consent.expired")]
-    if choice in ("allow", "refuse"):
+    if choice in ("allow", "refuse", "not_ours"):
         if care.status is not CareStatus.REQUESTED or care.asked_at is None:
             return world, [Say("self", "consent.closed")]
+        if choice == "not_ours":  # even after allowing: who opened the link is not who they expected
+            return _not_ours(world, now)
         if me.user_id in care.allowed_by:
             return world, [Toast("consent.answered")]
         if world.therapist is None or world.therapist.user_id != care.therapist_id:
@@ -356,6 +361,22 @@ def _refuse(world: World, now: datetime) -> Outcome:
     return world, [
         Say("self", "consent.you_declined", _shown(care)),
         Say("partner", "consent.declined", _shown(care)),
+        *_tell_therapist(world, "therapist.not_confirmed"),
+    ]
+
+
+def _not_ours(world: World, now: datetime) -> Outcome:
+    """A partner does not know the account that opened the link: closed for both, the link void.
+    The partner who made the link is asked to check with their therapist; the therapist hears only
+    that the couple did not confirm."""
+    care, me = known(world.care), known(world.me)
+    world = replace(world, care=replace(care, status=CareStatus.DECLINED, ended_at=now))
+    world = _release_therapist(world, care)
+    made_by_me = care.requested_by == me.user_id
+    shown = _shown(care)
+    return world, [
+        Say("self", "consent.not_ours", shown | {"made_link": made_by_me, "partner": known(world.partner).first_name}),
+        Say("partner", "consent.not_ours_partner", shown | {"made_link": not made_by_me}),
         *_tell_therapist(world, "therapist.not_confirmed"),
     ]
 
@@ -451,8 +472,8 @@ def _request(world: World, care: Care) -> Say:
     return Say(
         "couple" if known(world.me).phase is Phase.THERAPIST else "self",
         "consent.request",
-        _shown(care) | {"asker": asker},
-        _consent_buttons(care, "allow", "refuse"),
+        _shown(care) | {"asker": asker, "account": care.account_name, "username": care.account_username},
+        _consent_buttons(care, "allow", "refuse", "not_ours"),
     )
 
 
@@ -463,7 +484,7 @@ def _consent_buttons(care: Care, *choices: str) -> tuple[tuple[Button, ...], ...
 # Opening a link, and the therapist's details ------------------------------------------------
 
 
-def _open_link(world: World, token: str, now: datetime) -> Outcome:
+def _open_link(world: World, token: str, opener: Sender, now: datetime) -> Outcome:
     me, care, couple = known(world.me), world.care, world.couple
     if care is None or couple is None or care.token != token:
         return _refused(world, "unknown")
@@ -481,7 +502,7 @@ def _open_link(world: World, token: str, now: datetime) -> Outcome:
         return _refused(world, "used" if care.therapist_id is None else "closed")
     if care.asked_at is not None:
         return world, [Say("self", "therapist.waiting")]
-    care = replace(care, therapist_id=me.user_id)
+    care = replace(care, therapist_id=me.user_id, account_name=opener.full_name, account_username=opener.username)
     me = replace(me, phase=Phase.THERAPIST, role=None, invite_token=LINK_PREFIX + care.token, asking=None)
     return _intake_prompt(replace(world, me=me, care=care))
 

@@ -217,10 +217,11 @@ class BotApiEmulator:
 
     # ---- lifecycle -------------------------------------------------------------------------
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> None:
+    async def start(self, host: str = "127.0.0.1", port: int = 0, middlewares: tuple = ()) -> None:
         if host not in _LOOPBACK:
             raise ValueError("the emulator only listens on the loopback interface")
-        app = web.Application(client_max_size=50 * 1024 * 1024)  # bots may upload up to 50 MB
+        # bots may upload up to 50 MB; `middlewares` guard it where a browser is near (the playground)
+        app = web.Application(client_max_size=50 * 1024 * 1024, middlewares=list(middlewares))
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
         self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
         await self._runner.setup()

@@ -38,7 +38,7 @@ from aiohttp import web
 from .people import Person, buttons_of
 from .server import BotApiEmulator
 
-__all__ = ["Host", "PlaygroundApi", "Seat", "SimulatedClock", "loopback_only"]
+__all__ = ["Host", "PlaygroundApi", "Seat", "SimulatedClock", "bot_api_only", "loopback_only"]
 
 LOOPBACK = "127.0.0.1"
 LANGUAGES = ("en", "nl")
@@ -99,6 +99,22 @@ async def loopback_only(request: web.Request, handler: Callable[[web.Request], A
             raise web.HTTPForbidden(text="Only the playground page itself may act.")
         if request.content_type != "application/json":
             raise web.HTTPUnsupportedMediaType(text="Send JSON.")
+    return await handler(request)
+
+
+@web.middleware
+async def bot_api_only(request: web.Request, handler: Callable[[web.Request], Awaitable[web.StreamResponse]]):
+    """The playground's local Bot API: the same loopback and Host rules, and no browser at all. Only
+    the bot in this process calls it; a request a web page makes carries an Origin or Sec-Fetch-Site
+    header (even a GET from an <img>, which Bot API methods would take as a call), so it is refused."""
+    if request.remote != LOOPBACK:
+        raise web.HTTPForbidden(text="This Bot API only answers this computer (127.0.0.1).")
+    port = _own_port(request)
+    if request.host not in {f"{LOOPBACK}:{port}", f"localhost:{port}"}:
+        raise web.HTTPForbidden(text="Call this Bot API at its own address.")
+    site = request.headers.get("Sec-Fetch-Site")
+    if request.headers.get("Origin") is not None or site not in (None, "none"):
+        raise web.HTTPForbidden(text="Only the playground's own bot may call this Bot API.")
     return await handler(request)
 
 

@@ -98,6 +98,9 @@ class CareRow(SQLModel, table=True):
     name: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
     practice: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
     register_number: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
+    # The Telegram account that opened the link, as the partners are shown it.
+    account_name: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
+    account_username: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
     asked_at: datetime | None = Field(default=None, sa_column=_when())
     allowed_by: str = Field(default="[]", max_length=64)  # JSON list of partners' ids
     joined_at: datetime | None = Field(default=None, sa_column=_when())
@@ -114,6 +117,10 @@ class InviteRow(SQLModel, table=True):
     inviter_role: str = Field(sa_column=Column(SecretText, nullable=False))
     created_at: datetime = Field(sa_column=_when(nullable=False))
     used_at: datetime | None = Field(default=None, sa_column=_when())
+    # Who pressed "join" and waits for the inviter's yes, and their Telegram account as the inviter sees it.
+    joiner_id: int | None = Field(default=None, sa_column=Column(BigInteger, nullable=True))
+    joiner_name: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
+    joiner_username: str | None = Field(default=None, sa_column=Column(SecretText, nullable=True))
 
 
 class InboxRow(SQLModel, table=True):

@@ -152,6 +152,11 @@ def erase(session: Session, user_id: int) -> None:
     )
     session.execute(delete(EntryRow).where(col(EntryRow.author_id) == user_id))
     session.execute(delete(InviteRow).where(col(InviteRow.inviter_id) == user_id))
+    session.execute(  # an invite they opened and waited on: its inviter is told they left, when they answer
+        update(InviteRow)
+        .where(col(InviteRow.joiner_id) == user_id)
+        .values(joiner_id=None, joiner_name=None, joiner_username=None)
+    )
     session.execute(delete(InboxRow).where(col(InboxRow.user_id) == user_id))
     session.execute(delete(ScheduleRow).where(col(ScheduleRow.user_id) == user_id))
     # Calls to this person, and calls to former partners and their therapists that may quote them.

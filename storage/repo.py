@@ -191,6 +191,8 @@ def load_world(session: Session, user_id: int, opened_token: str | None) -> Worl
         other = couple.member_ids[1] if couple.member_ids[0] == user_id else couple.member_ids[0]
     elif invite and invite.inviter_id != user_id:
         other = invite.inviter_id
+    elif invite:  # the inviter: whoever opened their link and waits for their answer
+        other = invite.joiner_id
     care = _live_care(session, couple.id) if couple else None
     therapist_id = care.therapist_id if care else None
     people = _load_people(session, {user_id, other, therapist_id})
@@ -270,10 +272,10 @@ def save_world(session: Session, world: World, now: datetime) -> None:
             values,
             {"member_a": c.member_ids[0], "member_b": c.member_ids[1], "started_at": c.started_at},
         )
-    if world.invite:
-        invite = world.invite
-        stored = _loaded(session).get(("invite_hash", invite.token)) or secret.link_hash(invite.token)
-        _write(session, _invites, "token", _invite_values(invite, stored))
+    for invite in (world.voided, world.invite):  # a link the inviter refused, beside their fresh one
+        if invite:
+            stored = _loaded(session).get(("invite_hash", invite.token)) or secret.link_hash(invite.token)
+            _write(session, _invites, "token", _invite_values(invite, stored))
 
 
 def mark_active(session: Session, user_id: int, now: datetime) -> None:
@@ -390,6 +392,8 @@ def _care(row: CareRow | Row) -> Care:
         name=row.name,
         practice=row.practice,
         register=row.register_number,
+        account_name=row.account_name or "",
+        account_username=row.account_username or "",
         asked_at=_utc(row.asked_at),
         allowed_by=tuple(json.loads(row.allowed_by)),
         joined_at=_utc(row.joined_at),
@@ -412,6 +416,8 @@ def _care_values(c: Care) -> dict:
         "name": c.name,
         "practice": c.practice,
         "register_number": c.register,
+        "account_name": c.account_name or None,
+        "account_username": c.account_username or None,
         "asked_at": c.asked_at,
         "allowed_by": json.dumps(list(c.allowed_by)),
         "joined_at": c.joined_at,
@@ -438,7 +444,7 @@ def forget_cares(session: Session, user_id: int) -> None:
     """With /delete: a therapist's details go and their requests end; a partner's id leaves the
     consents (the couple's own record stays, naming nobody). Runs after the person's rows are erased."""
     for row in session.scalars(select(CareRow).where(col(CareRow.therapist_id) == user_id)):
-        row.name = row.practice = row.register_number = None
+        row.name = row.practice = row.register_number = row.account_name = row.account_username = None
         row.therapist_id = 0
         if row.status in (CareStatus.REQUESTED.value, CareStatus.ACTIVE.value):
             row.status = CareStatus.LEFT.value
@@ -582,6 +588,9 @@ def _invite(row, token: str) -> Invite:
         inviter_role=Role(row.inviter_role),
         created_at=_utc(row.created_at),
         used_at=_utc(row.used_at),
+        joiner_id=row.joiner_id,
+        joiner_name=row.joiner_name or "",
+        joiner_username=row.joiner_username or "",
     )
 
 
@@ -592,6 +601,9 @@ def _invite_values(i: Invite, stored_hash: str) -> dict:
         "inviter_role": i.inviter_role.value,
         "created_at": i.created_at,
         "used_at": i.used_at,
+        "joiner_id": i.joiner_id,
+        "joiner_name": i.joiner_name or None,
+        "joiner_username": i.joiner_username or None,
     }
 
 

@@ -49,7 +49,7 @@ MESSAGES = ("sendMessage", "sendDocument", "sendPhoto")
 GIVE_UP_AFTER = 5  # bot.app.GIVE_UP_AFTER: an update that failed this often is set aside, not handled
 STEP_TIMEOUT = 120.0  # seconds a scripted step may wait for the bot (restarts included)
 PROGRESS_BETWEEN_KILLS = 7  # texts the couples write, at the least, between one kill and the next
-PREFER = ("No", "United Kingdom", "I damaged the trust", "Join")  # answers while pairing
+PREFER = ("No", "United Kingdom", "I damaged the trust", "Join", "Yes, that's my partner")  # answers while pairing
 NAMING, SEND, READ, DONE = "Naming what happened", "Send", "I have read it", "This exercise is done"
 STOP_FOR_NOW = "Stop for now"  # after reading, she may answer, or stop for now
 APPRECIATION, ASKED = "Appreciation", "Name one thing you valued in"
@@ -348,9 +348,11 @@ class Couple:
         link = lambda: next((w for t in anna.texts() for w in t.split() if w.startswith("https://t.me/")), None)  # noqa: E731
         await self.answer_until(anna, link)
         await ben.open_link(link())
-        linked = lambda p: any("You are now linked with" in t for t in p.texts())  # noqa: E731
-        await self.answer_until(ben, lambda: linked(ben))
-        await until(lambda: linked(anna), "Anna to be linked")
+        linked = lambda p: any("You are now linked." in t for t in p.texts())  # noqa: E731
+        asked = lambda: any("Someone opened your invitation link." in t for t in anna.texts())  # noqa: E731
+        await self.answer_until(ben, asked)
+        await self.answer_until(anna, lambda: linked(anna))  # Anna confirms it is Ben
+        await until(lambda: linked(ben), "Ben to be linked")
 
     async def naming(self) -> None:
         anna, ben = self.anna, self.ben

@@ -57,7 +57,9 @@ async def test_a_link_to_a_couple_that_is_already_complete(herstel):
     await herstel.settle()
     await anna.press("Join")
     await herstel.settle()
-    assert "You are now linked with Ben" in anna.texts()[-2]
+    await ben.press("Yes, that's my partner")
+    await herstel.settle()
+    assert "You are linked with Ben" in anna.texts()[-2]
     await open_and_pass_safety(herstel, cleo, old_link)
     assert "This invitation is closed" in cleo.last.text
 

@@ -256,3 +256,5 @@ async def pair_named(herstel, first, second):
     await pass_screen(herstel, second, words)
     await second.press(words["join"])
     await herstel.settle()
+    await first.press(words["is_partner"])
+    await herstel.settle()

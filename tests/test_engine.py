@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -13,6 +14,7 @@ from hypothesis import strategies as st
 from dialogues.engine import INVITE_LIFETIME, step
 from dialogues.model import (
     Command,
+    Due,
     Edited,
     GroupChat,
     Invite,
@@ -21,6 +23,7 @@ from dialogues.model import (
     Press,
     Role,
     Say,
+    Schedule,
     Sender,
     Start,
     Text,
@@ -123,19 +126,127 @@ def test_an_invite_expires_after_72_hours():
     assert ben_world.me.phase is Phase.CHOOSING_ROLE
 
 
-def test_joining_links_both_with_complementary_roles():
-    anna_world, _ = invited(Role.HURT)
+def opened(role=Role.DAMAGED, ben=BEN, now=NOW):
+    """Anna invites; Ben opens her link, passes the safety questions and presses "join"."""
+    anna_world, _ = invited(role)
     world = World(partner=anna_world.me, invite=anna_world.invite)
-    world, _ = step(world, Start(BEN, "token1"), NOW)
-    world, _ = screen(world, BEN)
-    world, effects = press(world, BEN, "join")
+    world, _ = step(world, Start(ben, "token1"), now)
+    world, _ = screen(world, ben, now)
+    return press(world, ben, "join", now)
+
+
+def inviters_world(joiners_world: World) -> World:
+    """Anna's world as storage loads it: her invite, and whoever opened it."""
+    return World(me=joiners_world.partner, partner=joiners_world.me, invite=joiners_world.invite)
+
+
+BEN_ON_TELEGRAM = Sender(2, "Ben", "en", last_name="de Vries", username="bendv")
+
+
+def test_joining_waits_until_the_inviter_says_who_it_is():
+    world, effects = opened(ben=BEN_ON_TELEGRAM)
+    assert world.me.phase is Phase.JOINING and world.partner.phase is Phase.INVITING
+    assert world.couple is None
+    assert world.invite.joiner_id == 2
+    said = [(e.to, e.key) for e in effects if isinstance(e, Say)]
+    assert said == [("self", "join.waiting"), ("partner", "join.ask")]
+    ask = effects[1]
+    assert ask.vars == {"name": "Ben de Vries", "username": "bendv"}
+    assert [b.label for (b,) in ask.buttons] == ["button.is_partner", "button.not_partner"]
+    assert world.partner.asking == "joiner"
+
+
+def test_nothing_the_joiner_writes_is_carried_while_they_wait():
+    world, _ = opened()
+    world, effects = step(world, Text(BEN, "Anna, it is me"), NOW)
+    assert [(e.to, e.key) for e in effects if isinstance(e, Say)] == [
+        ("self", "text.not_carried"),
+        ("self", "join.waiting"),
+    ]
+    world, effects = press(world, BEN, "join")  # the old join button: nothing new
+    assert keys(effects) == ["press.stale"]
+
+
+def test_the_inviters_yes_links_both_with_complementary_roles():
+    world, _ = opened(Role.HURT)
+    world, effects = press(inviters_world(world), ANNA, "is_partner")
     assert world.me.phase is world.partner.phase is Phase.LINKED
-    assert (world.me.role, world.partner.role) == (Role.DAMAGED, Role.HURT)
+    assert (world.me.role, world.partner.role) == (Role.HURT, Role.DAMAGED)
     assert world.invite.used_at == NOW
     said = [(e.to, e.key) for e in effects if isinstance(e, Say)]
     assert said[:2] == [("self", "linked"), ("partner", "linked")]
-    assert [e.vars["partner"] for e in effects[:2]] == ["Anna", "Ben"]
+    assert [e.vars["partner"] for e in effects[:2]] == ["Ben", "Anna"]
     assert said[2:] == [("self", "zone.choose_first"), ("partner", "zone.choose_first")]  # each chooses their time zone
+
+
+def test_the_inviters_no_voids_the_link_and_gives_a_fresh_one():
+    world, _ = opened()
+    world, effects = step(inviters_world(world), Press(ANNA, f"{world.partner.menu}:not_partner", nonce="token2"), NOW)
+    assert [(e.to, e.key) for e in effects if isinstance(e, Say)] == [
+        ("self", "join.refused_inviter"),
+        ("self", "invite.forward"),
+        ("partner", "join.refused"),
+    ]
+    assert effects[-1].vars == {}  # the one refused hears nothing about who or why
+    assert effects[1].vars["token"] == "token2" == world.invite.token == world.me.invite_token
+    assert world.voided.token == "token1" and world.voided.used_at == NOW and world.voided.joiner_id is None
+    assert world.voided.joiner_name == ""
+    assert world.couple is None and world.me.phase is Phase.INVITING
+    assert world.partner.phase is Phase.CHOOSING_ROLE and world.partner.invite_token is None
+    stranger_again = World(me=world.partner, partner=world.me, invite=world.voided)
+    _, effects = step(stranger_again, Start(BEN, "token1"), NOW)
+    assert keys(effects) == ["link.used"]
+
+
+def test_a_second_person_opening_the_link_while_one_waits_is_refused():
+    world, _ = opened()
+    carl = Sender(3, "Carl", "en")
+    carls_world = World(partner=world.partner, invite=world.invite)
+    carls_world, _ = step(carls_world, Start(carl, "token1"), NOW)
+    carls_world, effects = screen(carls_world, carl)
+    assert keys(effects) == ["link.used"]
+    assert carls_world.invite.joiner_id == 2
+
+
+def test_the_inviter_is_asked_again_after_start_or_menu():
+    world, _ = opened()
+    anna = inviters_world(world)
+    for event in (Start(ANNA), Command(ANNA, "menu")):
+        anna, effects = step(anna, event, NOW)
+        assert keys(effects)[-1] == "join.ask"
+        assert anna.me.asking == "joiner"
+    anna, effects = press(anna, ANNA, "is_partner")
+    assert anna.me.phase is Phase.LINKED
+
+
+def test_the_wait_ends_with_the_link():
+    world, effects = opened()
+    (schedule,) = [e for e in effects if isinstance(e, Schedule)]
+    assert (schedule.to, schedule.kind, schedule.at) == ("self", "join", NOW + INVITE_LIFETIME)
+    later = NOW + INVITE_LIFETIME + timedelta(seconds=1)
+    assert step(world, Due(BEN, "join"), NOW + timedelta(hours=1)) == (world, [])  # not yet
+    after, effects = step(world, Due(BEN, "join"), later)
+    assert [(e.to, e.key) for e in effects] == [("self", "join.wait_over"), ("partner", "invite.expired")]
+    assert after.me.phase is Phase.CHOOSING_ROLE and after.invite.joiner_id is None
+    assert after.partner.asking is None
+    anna, effects = step(inviters_world(after), Start(ANNA, nonce="token2"), later)
+    assert keys(effects) == ["invite.renewed", "invite.forward"] and anna.invite.token == "token2"
+
+
+def test_the_inviters_answer_after_the_link_expired_links_nobody():
+    world, _ = opened()
+    later = NOW + INVITE_LIFETIME + timedelta(seconds=1)
+    anna, effects = press(inviters_world(world), ANNA, "is_partner", later)
+    assert anna.couple is None and anna.partner.phase is Phase.CHOOSING_ROLE
+    assert [(e.to, e.key) for e in effects if isinstance(e, Say)][-1] == ("partner", "join.wait_over")
+
+
+def test_a_joiner_who_left_meanwhile_is_not_linked():
+    world, _ = opened()
+    gone = replace(world.invite, joiner_id=None, joiner_name="")  # they erased their data
+    anna, effects = press(World(me=world.partner, invite=gone), ANNA, "is_partner")
+    assert keys(effects) == ["join.gone", "invite.forward"]
+    assert anna.couple is None and anna.me.phase is Phase.INVITING
 
 
 SENDERS = st.sampled_from([ANNA, BEN])
@@ -149,7 +260,7 @@ EVENTS = st.one_of(
         Press,
         SENDERS,
         st.from_regex(
-            r"[0-9]{1,2}:(safe|unsafe|in_nl|in_other|damaged|hurt|join|decline|leave|stay|nl|en|rescreen|send_anyway|keep_it|erase|keep_data|x)",
+            r"[0-9]{1,2}:(safe|unsafe|in_nl|in_other|damaged|hurt|join|decline|is_partner|not_partner|leave|stay|nl|en|rescreen|send_anyway|keep_it|erase|keep_data|x)",
             fullmatch=True,
         ),
     ),
@@ -175,7 +286,7 @@ def test_step_is_total_and_deterministic(events):
         partner = (
             other
             if (me and me.couple_id and other and other.couple_id == me.couple_id)
-            or (invite and other and invite.inviter_id == other.user_id)
+            or (invite and other and other.user_id in (invite.inviter_id, invite.joiner_id))
             else None
         )
         couple = couples.get(me.couple_id) if me and me.couple_id else None
@@ -186,10 +297,13 @@ def test_step_is_total_and_deterministic(events):
         for person in (after.me, after.partner):
             if person:
                 people[person.user_id] = person
-        if after.invite:
-            invites[after.invite.token] = after.invite
+        for kept in (after.voided, after.invite):
+            if kept:
+                invites[kept.token] = kept
         if after.couple:
             couples[after.couple.id] = after.couple
-        assert all(type(e).__name__ in ("Say", "Toast", "LeaveChat", "Record", "Export", "Erase") for e in effects)
+        assert all(
+            type(e).__name__ in ("Say", "Toast", "LeaveChat", "Record", "Export", "Erase", "Schedule") for e in effects
+        )
         if after.me and after.me.phase is Phase.LINKED:
             assert after.partner and after.partner.couple_id == after.me.couple_id

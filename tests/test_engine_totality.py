@@ -86,6 +86,8 @@ class Shell(CareStage):
             other = couple.member_ids[1] if couple.member_ids[0] == user_id else couple.member_ids[0]
         elif invite and invite.inviter_id != user_id:
             other = invite.inviter_id
+        elif invite:  # the inviter: whoever opened their link and waits for their answer
+            other = invite.joiner_id
         live = [c for c in self.cares.values() if couple and c.couple_id == couple.id and c.status in (LIVE)]
         care = max(live, key=lambda c: c.created_at) if live else None
         therapist_id = care.therapist_id if care else None
@@ -96,8 +98,9 @@ class Shell(CareStage):
 
     def save(self, world: World) -> None:
         super().save(world)
-        if world.invite:
-            self.invites[world.invite.token] = world.invite
+        for invite in (world.voided, world.invite):
+            if invite:
+                self.invites[invite.token] = invite
 
     def erase(self, user_id: int) -> None:
         """As storage.privacy.erase and repo.forget_cares do it."""
@@ -230,6 +233,7 @@ def pair(shell: Shell) -> None:
         for _ in range(engine.SCREEN_QUESTIONS):
             shell.press(name, "safe")
         shell.press(name, "hurt" if name == "Anna" else "join")
+    shell.press("Anna", "is_partner")  # Anna confirms it is Ben who opened her link
     shell.press("Anna", "Europe/London")
     shell.press("Ben", "Europe/Amsterdam")
 

@@ -15,7 +15,13 @@ WORDS = {
         "damaged": "I damaged the trust",
         "role_of_joiner": "the partner whose trust was damaged",
         "join": "Join",
-        "linked": "You are now linked with",
+        "waiting": "Before you are linked, Anna confirms that it is you who opened the link.",
+        "someone": "Someone opened your invitation link.",
+        "is_partner": "Yes, that's my partner",
+        "not_partner": "No, not my partner",
+        "refused": "This link cannot be used. Nothing has been shared.",
+        "used": "This link has already been used.",
+        "linked": "You are linked with",
         "writes": "writes:",
         "end": "End the link",
         "ended": "has ended",
@@ -31,7 +37,13 @@ WORDS = {
         "damaged": "Ik heb het vertrouwen beschadigd",
         "role_of_joiner": "degene bij wie het vertrouwen is beschadigd",
         "join": "Meedoen",
-        "linked": "Je bent nu gekoppeld aan",
+        "waiting": "Voordat jullie gekoppeld worden, bevestigt Anna dat jij de link hebt geopend.",
+        "someone": "Iemand heeft je uitnodigingslink geopend.",
+        "is_partner": "Ja, dat is mijn partner",
+        "not_partner": "Nee, niet mijn partner",
+        "refused": "Deze link kan niet worden gebruikt. Er is niets gedeeld.",
+        "used": "Deze link is al gebruikt.",
+        "linked": "Je bent gekoppeld aan",
         "writes": "schrijft:",
         "end": "Verbreken",
         "ended": "is verbroken",
@@ -70,6 +82,11 @@ async def pair(herstel, anna, ben, words):
     await pass_screen(herstel, ben, words)
     assert words["role_of_joiner"] in ben.last.text
     await ben.press(words["join"])
+    await herstel.settle()
+    assert words["waiting"].replace("Anna", anna.name) in ben.last.text  # nothing is linked before Anna says it is him
+    asked = anna.last
+    assert asked.text.startswith(words["someone"] + "\n") and ben.name in asked.text
+    await anna.press(words["is_partner"])
     await herstel.settle()
     assert any(f"{words['linked']} Anna" in t for t in ben.texts()[-2:])
     assert any(f"{words['linked']} Ben" in t for t in anna.texts()[-2:])
@@ -149,3 +166,130 @@ async def test_menu_offers_each_partner_the_exercises_of_their_role(herstel):
     assert "Room for grief and anger" not in anna.last.button_texts
     assert "Room for grief and anger" in ben.last.button_texts
     assert "Naming what happened" not in ben.last.button_texts
+
+
+async def invite(herstel, anna, words) -> str:
+    await anna.send("/start")
+    await herstel.settle()
+    await pass_screen(herstel, anna, words)
+    await anna.press(words["damaged"])
+    await herstel.settle()
+    return next(word for word in anna.last.text.split() if word.startswith("https://t.me/"))
+
+
+async def open_and_join(herstel, person, link, words) -> None:
+    await person.open_link(link)
+    await herstel.settle()
+    await pass_screen(herstel, person, words)
+    await person.press(words["join"])
+    await herstel.settle()
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+async def test_a_stranger_who_opens_the_link_first_is_refused_by_the_inviter(herstel, language):
+    words = WORDS[language]
+    anna, ben = herstel.person("Anna", language), herstel.person("Ben", language)
+    olaf = herstel.emulator.person("Olaf", last_name="Stam", username="olaf_s", language_code=language)
+    link = await invite(herstel, anna, words)
+
+    await open_and_join(herstel, olaf, link, words)  # the link reached the wrong chat
+    asked = anna.last
+    first, second = asked.text.split("\n")[:2]
+    assert first == words["someone"]  # arrives unasked: no name on the lock screen
+    assert "Olaf Stam" in second and "@olaf_s" in second
+    assert asked.button_texts == [words["is_partner"], words["not_partner"]]
+
+    await olaf.send("Anna, open up, it's me")
+    await ben.open_link(link)  # Ben opens the same link while Olaf waits
+    await herstel.settle()
+    await pass_screen(herstel, ben, words)
+    assert words["used"] in ben.last.text
+    assert not any("open up" in t for t in anna.texts())  # nothing carried before a yes
+
+    await anna.press(words["not_partner"])
+    await herstel.settle()
+    assert olaf.last.text.endswith(words["refused"])
+    assert "Anna" not in olaf.last.text
+    fresh = next(word for word in anna.last.text.split() if word.startswith("https://t.me/"))
+    assert fresh != link
+
+    await olaf.open_link(link)  # the old link is void for good
+    await herstel.settle()
+    assert words["used"] in olaf.last.text
+
+    await ben.open_link(fresh)
+    await herstel.settle()
+    await ben.press(words["join"])  # Ben answered the safety questions already
+    await herstel.settle()
+    assert "Ben" in anna.last.text and "Olaf" not in anna.last.text
+    await anna.press(words["is_partner"])
+    await herstel.settle()
+    assert any(f"{words['linked']} Anna" in t for t in ben.texts()[-2:])
+    olaf.take()
+    await anna.send("Only for Ben")
+    await herstel.settle()
+    assert "Only for Ben" in ben.last.text and olaf.take() == []
+
+
+async def test_the_wait_ends_with_the_link_and_a_yes_then_links_nobody(herstel):
+    words = WORDS["en"]
+    anna, ben = herstel.person("Anna"), herstel.person("Ben")
+    link = await invite(herstel, anna, words)
+    herstel.clock.advance(hours=71)
+    await open_and_join(herstel, ben, link, words)
+    herstel.clock.advance(hours=1, minutes=1)
+    await herstel.bot.tick()
+    await herstel.settle()
+    assert "It has expired before it was confirmed" in ben.last.text
+    assert "Your link has expired" in anna.last.text
+    await anna.press(words["is_partner"])  # too late: that question has gone
+    await herstel.settle()
+    assert not any(words["linked"] in t for t in anna.texts() + ben.texts())
+    await anna.send("/start")
+    await herstel.settle()
+    assert "Here is a new invitation" in anna.texts()[-2]
+
+
+async def test_the_joiner_who_presses_join_twice_or_writes_while_waiting_only_waits(herstel):
+    words = WORDS["en"]
+    anna, ben = herstel.person("Anna"), herstel.person("Ben")
+    link = await invite(herstel, anna, words)
+    await open_and_join(herstel, ben, link, words)
+    asked = len(anna.inbox)
+    await ben.press(words["join"])  # the same button again
+    await ben.send("/start")
+    await ben.send("Hello Anna")
+    await herstel.settle()
+    assert words["waiting"] in ben.last.text
+    assert len(anna.inbox) == asked  # asked once; Ben's words are not carried
+    await anna.send("/menu")  # Anna's open question comes again
+    await herstel.settle()
+    assert anna.last.text.startswith(words["someone"])
+    await anna.press(words["is_partner"])
+    await herstel.settle()
+    assert any(f"{words['linked']} Ben" in t for t in anna.texts()[-3:])
+
+
+async def test_a_joiner_who_erases_while_waiting_is_not_linked_and_leaves_no_name(herstel):
+    from sqlalchemy import create_engine, text
+
+    words = WORDS["en"]
+    anna = herstel.person("Anna")
+    olaf = herstel.emulator.person("Olaf", last_name="Stam", username="olaf_s")
+    link = await invite(herstel, anna, words)
+    await open_and_join(herstel, olaf, link, words)
+    engine = create_engine(herstel.database_url)
+    with engine.connect() as db:
+        stored = db.execute(text("SELECT joiner_id, joiner_name, joiner_username FROM invites")).one()
+    assert stored.joiner_id == olaf.id and "Olaf" not in stored.joiner_name and "olaf" not in stored.joiner_username
+    await olaf.send("/delete")
+    await herstel.settle()
+    await olaf.press("Erase everything")
+    await herstel.settle()
+    with engine.connect() as db:
+        assert db.execute(text("SELECT joiner_id, joiner_name FROM invites")).one() == (None, None)
+    engine.dispose()
+    await anna.press(words["is_partner"])
+    await herstel.settle()
+    assert "no longer waiting" in anna.texts()[-2]
+    assert not any(words["linked"] in t for t in anna.texts())

@@ -20,7 +20,7 @@ from aiohttp.test_utils import make_mocked_request
 
 from bot.playground import Playground
 from bot.settings import Settings
-from emulator.web import loopback_only
+from emulator.web import bot_api_only, loopback_only
 from tests.conftest import KEY
 from tests.test_pairing import WORDS
 
@@ -118,6 +118,7 @@ async def pair_by_clicking(page: Page, words: dict) -> None:
     await anna.get_by_role("button", name="Open as Ben").click()
     await pass_screen(ben, words)
     await press(ben, words["join"])
+    await press(anna, words["is_partner"])
 
     await expect(ben.locator(".messages")).to_contain_text(f"{words['linked']} Anna")
     await expect(anna.locator(".messages")).to_contain_text(f"{words['linked']} Ben")
@@ -215,6 +216,31 @@ async def test_the_api_answers_only_its_own_page(playground):
     request = make_mocked_request("GET", "/api/state", headers={"Host": "127.0.0.1:8765"}, transport=Transport())
     with pytest.raises(aiohttp.web.HTTPForbidden):
         await loopback_only(request, lambda r: None)
+
+
+async def test_the_local_bot_api_answers_only_the_playgrounds_own_bot(playground):
+    """Another web page in the same browser can reach 127.0.0.1 too; it must not reconfigure the bot."""
+    emulator = playground.emulator
+    method = f"{emulator.base_url}{emulator.token}/setWebhook"
+    hook = {"url": "https://evil.example/hook"}
+    async with aiohttp.ClientSession() as client:
+        async with client.post(method, data=hook, headers={"Origin": "http://evil.example"}) as answer:
+            assert answer.status == 403  # a form posted from another page
+        async with client.get(method, params=hook, headers={"Sec-Fetch-Site": "cross-site"}) as answer:
+            assert answer.status == 403  # an <img> or a link pointing at it: no Origin, but Sec-Fetch-Site
+        async with client.get(method, params=hook, headers={"Host": "evil.example"}) as answer:
+            assert answer.status == 403  # DNS rebinding
+        async with client.post(f"{emulator.base_url}{emulator.token}/getMe") as answer:
+            assert answer.status == 200  # what the bot itself sends passes
+    assert emulator.webhook_url == ""  # the bot still polls; nothing was reconfigured
+
+    class Transport:
+        def get_extra_info(self, name, default=None):
+            return {"peername": ("192.168.1.20", 50000), "sockname": ("127.0.0.1", 8765)}.get(name, default)
+
+    request = make_mocked_request("POST", "/bot1:x/getMe", headers={"Host": "127.0.0.1:8765"}, transport=Transport())
+    with pytest.raises(aiohttp.web.HTTPForbidden):
+        await bot_api_only(request, lambda r: None)
 
 
 async def test_herstel_without_a_token_opens_the_playground_and_stops_on_sigterm(tmp_path):

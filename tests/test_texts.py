@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 from pathlib import Path
 
@@ -86,6 +87,9 @@ SAMPLE = {
     "count": 2,
     "actor": "Ben",
     "names": "Anna & Ben",
+    "account": "Anna Jansen",
+    "username": "anna_j",
+    "made_link": True,
     "entries": [{"at": "2026-03-02 20:00", "author": "<hallo>", "exercise": "room", "text": "<hallo>"}],
 }
 
@@ -147,3 +151,66 @@ def test_every_button_label_is_at_most_25_characters(language):
     too_long = {key: label for key, label in labels.items() if len(label) > 25 and key not in LONG_BUTTONS}
     assert too_long == {}
     assert all(len(labels[key]) <= 34 for key in LONG_BUTTONS)
+
+
+# What arrives unasked ------------------------------------------------------------------------------
+# A message the reader did not just ask for shows its first line on a locked screen: that line holds
+# no name and nothing anyone wrote. Unasked: anything sent to "partner", "therapist" or "couple", what
+# a scheduled moment (Due) sends, and what reaches an inviter about who opened their link.
+
+DUE_KEYS = {"checkin.ask", "checkin.partner_silent", "nudge.turn", "questions.promise_reminder", "trust.follow_up"}
+NAMES_AND_CONTENT = ("Anna", "Ben", "hallo", "Jansen", "anna_j")
+
+
+@functools.cache
+def _unasked_keys() -> frozenset[str]:
+    """Every key the golden scenarios send to someone other than the one who acted, and what a Due
+    sends, plus every key the source sends to another person by name."""
+    from dialogues import model, therapist
+    from tests import stage as stage_module
+    from tests import test_therapist, test_transcripts, therapist_stage
+
+    found: set[str] = set()
+
+    def recording(world, event, now):
+        after, effects = engine.step(world, event, now)
+        due = isinstance(event, model.Due)
+        found.update(e.key for e in effects if isinstance(e, model.Say) and (due or e.to != "self"))
+        return after, effects
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(stage_module, "step", recording)
+        patch.setattr(therapist_stage, "step", recording)
+        _play_every_scenario(stage_module, therapist_stage, test_transcripts, test_therapist)
+    source = "".join(Path(m.__file__).read_text() for m in (engine, programme, daily, therapist))
+    found |= set(re.findall(r'Say\(\s*"(?:partner|therapist|couple)",\s*"([^"]+)"', source))
+    found |= {relay.key for relay in therapist.RELAY.values()}
+    return frozenset(found | DUE_KEYS | {"join.ask", "consent.request", "zone.choose_first"})
+
+
+def _play_every_scenario(stage_module, therapist_stage, test_transcripts, test_therapist) -> None:
+    """The keys are the same in both languages: English alone finds them."""
+    say = lambda en, nl: en  # noqa: E731
+    for scenario in test_transcripts.SCENARIOS.values():
+        scenario(stage_module.Stage.linked("en"), say)
+    for scenario, pairs in test_therapist.SCENARIOS.values():
+        scenario(therapist_stage.CareStage.with_couples("en", *pairs), say)
+    for scenario in test_transcripts.PAIRING.values():
+        care_stage = therapist_stage.CareStage(language="en")
+        for person in test_transcripts.ACCOUNTS:
+            care_stage.join(person)
+        scenario(care_stage, say, "in_uk")
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_no_message_that_arrives_unasked_names_anyone_or_quotes_anything_in_its_first_line(language):
+    texts = Texts(bot_username="HerstelBot")
+    unasked = _unasked_keys()
+    assert {"linked", "partner.says", "join.ask", "consent.not_ours_partner", "checkin.ask"} <= unasked
+    assert len(unasked) > 50
+    shown = {}
+    for key in sorted(unasked):
+        first = texts.render(language, key, **SAMPLE).split("\n", 1)[0]
+        if any(re.search(rf"\b{word}\b", first, re.IGNORECASE) for word in NAMES_AND_CONTENT):
+            shown[key] = first
+    assert shown == {}

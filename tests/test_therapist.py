@@ -130,6 +130,48 @@ def test_a_decline_tells_the_therapist_only_that_the_couple_did_not_confirm(decl
     assert stage.care_of().status is CareStatus.DECLINED
 
 
+def test_the_request_shows_the_telegram_account_that_opened_the_link():
+    stage = CareStage.with_couples()
+    stage.join("Marieke", last_name="de Vries", username="mdevries")
+    request(stage)
+    for partner in ("Anna", "Ben"):
+        shown = stage.last(partner)
+        assert "Telegram account <b>Marieke de Vries</b>, @mdevries." in shown
+        assert "not verified by Herstel" in shown  # what she typed stays marked as such
+    assert (stage.care_of().account_name, stage.care_of().account_username) == ("Marieke de Vries", "mdevries")
+
+
+def test_an_account_without_a_username_is_named_as_such():
+    stage = CareStage.with_couples()
+    request(stage)
+    assert "Telegram account <b>Marieke</b>, an account without a username." in stage.last("Anna")
+
+
+@pytest.mark.parametrize("saying", ["Anna", "Ben"])
+def test_not_our_therapist_closes_it_for_both_and_asks_who_made_the_link_to_check(saying):
+    stage = CareStage.with_couples()
+    stage.join("Olaf", last_name="Stam", username="olafs")
+    request(stage, therapist="Olaf")  # Anna made the link; Olaf typed a therapist's details
+    stage.press("Anna", "allow")
+    stage.press(saying, "not_ours")  # even after allowing
+    other = "Ben" if saying == "Anna" else "Anna"
+    care = stage.care_of()
+    assert care.status is CareStatus.DECLINED
+    assert says(stage) == ["consent.not_ours", "consent.not_ours_partner", "therapist.not_confirmed"]
+    assert "Ask your therapist whether they opened" in stage.last("Anna")  # she made the link
+    assert "Ask your therapist" not in stage.last("Ben")
+    assert "the link no longer works" in stage.last(saying) and "the link no longer works" in stage.last(other)
+    assert stage.last("Olaf").startswith("An update.\nA couple did not confirm")
+    assert "Anna" not in stage.last("Olaf") and "Ben" not in stage.last("Olaf")
+    stage.press(other, "allow")  # too late
+    assert stage.care_of().status is CareStatus.DECLINED
+    stage.take("Olaf")
+    stage.write("Anna", "Are you reading this?")
+    stage.open("Olaf", "https://t.me/HerstelBot?start=" + therapist.LINK_PREFIX + care.token)
+    assert stage.take("Olaf") == [stage.last("Olaf")] and "Are you reading" not in stage.last("Olaf")
+    assert stage.care_of().status is CareStatus.DECLINED
+
+
 def test_history_is_shared_only_if_both_agree_and_only_what_came_before():
     stage = CareStage.with_couples()
     run_room(stage, words="Before the therapist.")
@@ -490,7 +532,7 @@ def therapist_flow(s: CareStage, say) -> None:
     s.write("Anna", say("I read your messages again last night.", "Ik las je berichten gisteravond opnieuw."))
     s.later(hours=1)
     s.command("Anna", "therapist")
-    s.join("Marieke")
+    s.join("Marieke", last_name="de Vries", username="mariekedevries")
     s.open("Marieke", s.link_of("Anna"))
     s.write("Marieke", "Marieke de Vries")
     s.write("Marieke", say("De Linde couples practice", "Praktijk De Linde"))
@@ -530,6 +572,18 @@ def declined(s: CareStage, say) -> None:
     s.press("Anna", "refuse")
 
 
+def not_ours(s: CareStage, say) -> None:
+    s.command("Ben", "therapist")
+    s.join("Olaf", last_name="Stam", username="olaf_s")  # not their therapist: the link reached him
+    s.open("Olaf", s.link_of("Ben"))
+    s.write("Olaf", "Marieke de Vries")
+    s.write("Olaf", say("De Linde couples practice", "Praktijk De Linde"))
+    s.write("Olaf", "BIG 12345678901")
+    s.press("Anna", "not_ours")
+    s.write("Olaf", say("Hello?", "Hallo?"))
+    s.command("Ben", "therapist")
+
+
 def two_couples(s: CareStage, say) -> None:
     with_therapist(s, couple_id="c1")
     with_therapist(
@@ -546,6 +600,7 @@ def two_couples(s: CareStage, say) -> None:
 SCENARIOS = {
     "therapist": (therapist_flow, (("Anna", "Ben"),)),
     "therapist_declined": (declined, (("Anna", "Ben"),)),
+    "therapist_not_ours": (not_ours, (("Anna", "Ben"),)),
     "therapist_two_couples": (two_couples, (("Anna", "Ben"), ("Cleo", "Dirk"))),
 }
 

@@ -28,6 +28,11 @@ TH = {
         "waiting_for": "will join once",
         "not_confirmed": "did not confirm your request",
         "from_therapist": "From your therapist",
+        "not_ours": "Not our therapist",
+        "account": "Telegram account Marieke de Vries, @mdevries.",
+        "no_username": "Telegram account Olaf Stam, an account without a username.",
+        "no_longer": "the link no longer works",
+        "check": "Ask your therapist whether they opened it.",
         "sent": "Sent to",
         "suggests": "suggests an exercise",
         "remove": "Remove the therapist",
@@ -59,6 +64,11 @@ TH = {
         "waiting_for": "leest mee zodra",
         "not_confirmed": "niet bevestigd",
         "from_therapist": "Van jullie therapeut",
+        "not_ours": "Niet onze therapeut",
+        "account": "Telegram-account Marieke de Vries, @mdevries.",
+        "no_username": "Telegram-account Olaf Stam, een account zonder gebruikersnaam.",
+        "no_longer": "de link werkt niet meer",
+        "check": "Vraag je therapeut of die hem heeft geopend.",
         "sent": "Verstuurd naar",
         "suggests": "stelt een oefening voor",
         "remove": "Therapeut weghalen",
@@ -87,6 +97,7 @@ async def pair_as(herstel, first, second, words):
     await herstel.settle()
     await pass_screen(herstel, second, words)
     await act(herstel, (second, "press", words["join"]))
+    await act(herstel, (first, "press", words["is_partner"]))
     assert any(f"{words['linked']} {first.name}" in t for t in second.texts())
 
 
@@ -117,7 +128,7 @@ async def test_a_therapist_joins_with_both_consents_reads_shared_history_writes_
 ):
     th, say = TH[language], SAY[language]
     anna, ben = herstel.person("Anna", language), herstel.person("Ben", language)
-    marieke = herstel.person("Marieke", language)
+    marieke = herstel.emulator.person("Marieke", last_name="de Vries", username="mdevries", language_code=language)
     await pair(herstel, anna, ben, WORDS[language])  # Anna damaged the trust
 
     # Before the therapist: Anna names what happened; Ben reads it.
@@ -136,7 +147,8 @@ async def test_a_therapist_joins_with_both_consents_reads_shared_history_writes_
     assert not any(WORDS[language]["safety"] in t for t in marieke.texts())  # a therapist is not screened
     for partner in (anna, ben):
         assert th["request"] in partner.last.text and "BIG 12345678901 " + th["not_verified"] in partner.last.text
-        assert partner.last.button_texts == [th["allow"], th["refuse"]]
+        assert th["account"] in partner.last.text  # the account that opened the link, beside what she typed
+        assert partner.last.button_texts == [th["allow"], th["refuse"], th["not_ours"]]
     assert not any("Anna" in t or "Ben" in t for t in marieke.texts())  # no names before both consent
 
     # Ben presses Anna's button: it counts for Ben alone.
@@ -206,6 +218,29 @@ async def test_when_one_partner_refuses_the_therapist_learns_only_that_the_coupl
     await act(herstel, (ben, "press", th["allow"]), (marieke, "write", "Hello?"))  # nothing reopens it
     assert th["no_couples"] in marieke.last.text
     assert all("Hello?" not in t for t in anna.texts() + ben.texts())
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+async def test_a_partner_who_does_not_know_the_account_closes_it_for_both(herstel, language):
+    th = TH[language]
+    anna, ben = herstel.person("Anna", language), herstel.person("Ben", language)
+    olaf = herstel.emulator.person("Olaf", last_name="Stam", language_code=language)  # the link reached him
+    await pair(herstel, anna, ben, WORDS[language])
+    link = await request(herstel, anna, olaf, th)  # he types a real therapist's details
+    assert th["no_username"] in ben.last.text and "Marieke de Vries" in ben.last.text
+    await act(herstel, (ben, "press", th["not_ours"]))
+    assert th["check"] in anna.last.text  # Anna made the link: she checks with their therapist
+    assert th["no_longer"] in anna.last.text and th["no_longer"] in ben.last.text
+    assert th["not_confirmed"] in olaf.last.text
+    assert not any("Anna" in t or "Ben" in t for t in olaf.texts())
+    await act(herstel, (anna, "press", th["allow"]), (olaf, "write", "Hello?"))  # nothing reopens it
+    assert all("Hello?" not in t for t in anna.texts() + ben.texts())
+    await olaf.open_link(link)
+    await herstel.settle()
+    with Session(herstel.bot.engine) as session:
+        row = session.execute(text("SELECT status, account_name, account_username FROM cares")).one()
+    assert row.status == "declined" and row.account_username is None
+    assert "Olaf" not in row.account_name  # encrypted at rest
 
 
 @pytest.mark.parametrize("language", ["en", "nl"])

@@ -15,6 +15,7 @@ import pytest
 
 from dialogues.model import Due
 from tests.stage import Stage
+from tests.therapist_stage import CareStage
 
 GOLDEN = Path(__file__).parent / "transcripts"
 
@@ -345,5 +346,65 @@ def test_transcript(name, language):
     golden = GOLDEN / f"{name}.{language}.txt"
     if os.environ.get("HERSTEL_WRITE_TRANSCRIPTS"):
         golden.parent.mkdir(exist_ok=True)
+        golden.write_text(stage.transcript())
+    assert stage.transcript() == golden.read_text()
+
+
+# Pairing: the inviter confirms who opened the link ------------------------------------------------
+
+
+def screened(s: CareStage, name: str, country: str) -> None:
+    s.press(name, country)
+    for _ in range(4):
+        s.press(name, "safe")
+
+
+def invites(s: CareStage, country: str) -> None:
+    s.start("Anna")
+    screened(s, "Anna", country)
+    s.press("Anna", "hurt")
+
+
+def opens_and_joins(s: CareStage, name: str, country: str) -> None:
+    s.open(name, s.invite_of("Anna"))
+    screened(s, name, country)
+    s.press(name, "join")
+
+
+def join_confirmed(s: CareStage, say, country: str) -> None:
+    invites(s, country)
+    opens_and_joins(s, "Ben", country)
+    s.write("Ben", say("Anna, it's me.", "Anna, ik ben het."))  # not carried: not linked yet
+    s.command("Anna", "menu")  # asked again
+    s.press("Anna", "is_partner")
+    s.write("Ben", say("Thank you for inviting me.", "Dank je dat je me uitnodigde."))
+
+
+def join_refused(s: CareStage, say, country: str) -> None:
+    invites(s, country)
+    opens_and_joins(s, "Olaf", country)  # a stranger had the link before Ben
+    s.open("Ben", s.invite_of("Anna"))  # Ben opens the same link while Olaf waits
+    screened(s, "Ben", country)
+    s.press("Anna", "not_partner")
+    s.write("Olaf", say("Hello?", "Hallo?"))
+    s.open("Ben", s.invite_of("Anna"))  # the fresh link, which Anna sent only to Ben; he was screened before
+    s.press("Ben", "join")
+    s.press("Anna", "is_partner")
+
+
+PAIRING = {f.__name__: f for f in (join_confirmed, join_refused)}
+ACCOUNTS = {"Anna": ("Jansen", "annajansen"), "Ben": ("de Boer", "benbo"), "Olaf": ("", "")}
+
+
+@pytest.mark.parametrize("language", ["en", "nl"])
+@pytest.mark.parametrize("name", PAIRING)
+def test_pairing_transcript(name, language):
+    stage = CareStage(language=language)
+    for person, (last_name, username) in ACCOUNTS.items():
+        stage.join(person, last_name=last_name, username=username)
+    say = lambda en, nl: en if language == "en" else nl  # noqa: E731
+    PAIRING[name](stage, say, "in_uk" if language == "en" else "in_nl")
+    golden = GOLDEN / f"{name}.{language}.txt"
+    if os.environ.get("HERSTEL_WRITE_TRANSCRIPTS"):
         golden.write_text(stage.transcript())
     assert stage.transcript() == golden.read_text()

@@ -21,6 +21,7 @@ from dialogues.model import (
     Couple,
     Event,
     Followed,
+    Invite,
     Person,
     Phase,
     Press,
@@ -44,6 +45,8 @@ class CareStage:
     people: dict[int, Person] = field(default_factory=dict)
     couples: dict[str, Couple] = field(default_factory=dict)
     cares: dict[str, Care] = field(default_factory=dict)
+    invites: dict[str, Invite] = field(default_factory=dict)
+    accounts: dict[str, tuple[str, str]] = field(default_factory=dict)  # name -> Telegram (last name, username)
     names: dict[str, tuple[int, str]] = field(default_factory=dict)  # name -> (id, language)
     inbox: dict[str, list[Message]] = field(default_factory=dict)
     lines: list[str] = field(default_factory=list)
@@ -68,10 +71,11 @@ class CareStage:
             ids.append(user_id)
         self.couples[couple_id] = Couple(id=couple_id, member_ids=tuple(ids), started_at=self.now)
 
-    def join(self, name: str, language: str | None = None) -> int:
+    def join(self, name: str, language: str | None = None, last_name: str = "", username: str = "") -> int:
         """Someone with a Telegram account; they exist for the engine once they write."""
         user_id = len(self.names) + 1
         self.names[name] = (user_id, language or self.language)
+        self.accounts[name] = (last_name, username)
         self.inbox[name] = []
         return user_id
 
@@ -80,7 +84,7 @@ class CareStage:
     def sender(self, name: str) -> Sender:
         user_id, language = self.names[name]
         person = self.people.get(user_id)
-        return Sender(user_id, name, person.language if person else language)
+        return Sender(user_id, name, person.language if person else language, *self.accounts.get(name, ("", "")))
 
     def write(self, name: str, text: str) -> None:
         self.lines.append(f"{name}: {text}")
@@ -89,6 +93,10 @@ class CareStage:
     def command(self, name: str, command: str) -> None:
         self.lines.append(f"{name}: /{command}")
         self.act(Command(self.sender(name), command))
+
+    def start(self, name: str) -> None:
+        self.lines.append(f"{name}: /start")
+        self.act(Start(self.sender(name)))
 
     def open(self, name: str, link: str) -> None:
         payload = link.rsplit("start=", 1)[-1]
@@ -141,8 +149,12 @@ class CareStage:
         if (opened or "").startswith(LINK_PREFIX) or (me and me.phase is Phase.THERAPIST):
             return self._therapist_world(user_id, me, opened)
         couple = self.couples.get(me.couple_id) if me and me.couple_id else None
-        if couple is None:
-            return World(me=me)
+        if couple is None:  # perhaps an invite: opened now, or the one this person made or opened
+            invite = self.invites.get(opened or (me.invite_token if me else None) or "")
+            other = None
+            if invite is not None:
+                other = invite.inviter_id if invite.inviter_id != user_id else invite.joiner_id
+            return World(me=me, partner=self.people.get(other), invite=invite)
         other = next(m for m in couple.member_ids if m != user_id)
         live = [
             c
@@ -192,6 +204,9 @@ class CareStage:
             self.couples[world.couple.id] = world.couple
         if world.care:
             self.cares[world.care.id] = world.care
+        for invite in (world.voided, world.invite):
+            if invite:
+                self.invites[invite.token] = invite
 
     # Delivering ----------------------------------------------------------------------
 
@@ -249,6 +264,10 @@ class CareStage:
         new = self.inbox[name][seen.get(name, 0) :]
         seen[name] = len(self.inbox[name])
         return [m.text for m in new]
+
+    def invite_of(self, name: str) -> str:
+        text = next(m.text for m in reversed(self.inbox[name]) if "?start=" in m.text)
+        return next(word for word in text.split() if "?start=" in word)
 
     def link_of(self, name: str) -> str:
         text = next(m.text for m in reversed(self.inbox[name]) if "?start=" + LINK_PREFIX in m.text)

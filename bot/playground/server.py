@@ -25,7 +25,7 @@ from pydantic import SecretStr
 from bot.app import HerstelBot
 from bot.settings import Settings
 from emulator import BotApiEmulator
-from emulator.web import Host, PlaygroundApi, Seat, loopback_only
+from emulator.web import Host, PlaygroundApi, Seat, bot_api_only, loopback_only
 from storage import secret
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,7 @@ class Playground:
             print(f"Playground database: {self.database_path}", flush=True)
         self.clock.reset()
         self.emulator = BotApiEmulator(token=FAKE_TOKEN, bot_username=BOT_USERNAME, bot_first_name="Herstel")
-        await self.emulator.start(HOST)
+        await self.emulator.start(HOST, middlewares=(bot_api_only,))  # another web page cannot reconfigure it
         self.seats = [
             Seat(key, name, role, self.emulator.person(name, language_code=self.settings.default_language))
             for key, name, role in PEOPLE
