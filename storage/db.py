@@ -11,7 +11,7 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError, ProgrammingError
 
 MIGRATIONS = Path(__file__).parent / "migrations"
-HEAD = "0003_identity"  # the newest revision in migrations/versions (tests/test_storage.py checks it)
+HEAD = "0007"  # the newest revision in migrations/versions (tests/test_storage.py checks it)
 
 
 def make_engine(url: str) -> Engine:

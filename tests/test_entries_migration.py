@@ -1,4 +1,4 @@
-"""Migration 0003_held moves what is there: entries get their readers, held texts become held rows."""
+"""Migration 0006 moves what is there: entries get their readers, held texts become held rows."""
 
 from __future__ import annotations
 

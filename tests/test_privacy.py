@@ -416,7 +416,7 @@ async def test_a_dump_without_the_key_shows_no_role_no_screening_outcome_and_no_
     await herstel.settle()
 
 
-def test_migration_0003_seals_roles_and_screening_and_hashes_links_of_rows_already_there(database_url):
+def test_migration_0004_seals_roles_and_screening_and_hashes_links_of_rows_already_there(database_url):
     from alembic import command
 
     from storage import repo

@@ -6,8 +6,8 @@ passed on: texts held out of turn (now held rows, out of the state), crisis text
 their writer's choice, a private answer its partner had not answered yet, a draft not sent,
 questions saved for another day. Those are readable by their writer alone.
 
-Revision ID: 0003_held
-Revises: 0003_fair
+Revision ID: 0006
+Revises: 0005
 """
 
 import json
@@ -17,8 +17,8 @@ from alembic import op
 
 from storage.secret import SecretText
 
-revision = "0003_held"
-down_revision = "0003_fair"  # the lead rechains the 0003 revisions at merge
+revision = "0006"
+down_revision = "0005"
 branch_labels = None
 depends_on = None
 

@@ -1,15 +1,15 @@
 """the inbox says why an update was set aside: a short kind of failure, never its content
 
-Revision ID: 0003_fair
-Revises: 0002
+Revision ID: 0005
+Revises: 0004
 """
 
 import sqlalchemy as sa
 import sqlmodel.sql.sqltypes
 from alembic import op
 
-revision = "0003_fair"
-down_revision = "0003_privacy"
+revision = "0005"
+down_revision = "0004"
 branch_labels = None
 depends_on = None
 

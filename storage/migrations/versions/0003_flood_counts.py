@@ -2,14 +2,14 @@
 
 Existing people start uncounted: no window, no messages.
 
-Revision ID: 0003_total
+Revision ID: 0003
 Revises: 0002
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_total"
+revision = "0003"
 down_revision = "0002"
 branch_labels = None
 depends_on = None

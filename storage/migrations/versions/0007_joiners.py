@@ -5,8 +5,8 @@ Telegram name and username as the inviter is shown them); a care remembers the T
 that opened the therapist link, shown to the partners. Names are encrypted (SecretText). Existing
 rows get nothing: no one is waiting on a confirmation that did not exist before.
 
-Revision ID: 0003_identity
-Revises: 0003_held
+Revision ID: 0007
+Revises: 0006
 """
 
 import sqlalchemy as sa
@@ -14,8 +14,8 @@ from alembic import op
 
 from storage.secret import SecretText
 
-revision = "0003_identity"
-down_revision = "0003_held"  # the lead rechains the 0003 revisions at merge
+revision = "0007"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 

@@ -7,8 +7,8 @@ and `cares.token` become keyed hashes (storage.secret.link_hash); a care keeps i
 from it (existing people count from the day of this migration). Existing rows are moved, so the
 encryption keys must be configured when there are any (the bot and `herstel rotate-keys` do that).
 
-Revision ID: 0003_privacy
-Revises: 0002
+Revision ID: 0004
+Revises: 0003
 """
 
 from datetime import UTC, datetime
@@ -19,8 +19,8 @@ from alembic import op
 
 from storage import secret
 
-revision = "0003_privacy"
-down_revision = "0003_total"
+revision = "0004"
+down_revision = "0003"
 branch_labels = None
 depends_on = None
 PEOPLE_SEALED = ("phase", "role", "asking", "invite_token")
